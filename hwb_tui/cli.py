@@ -1,0 +1,65 @@
+"""The command line: the console (default), demo, provision, users, audit, runs, operators, housekeeping."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hwb_tui.commands import Context
+from hwb_tui.core.errors import HwbError
+from hwb_tui.i18n import language_from_env, set_language, t
+
+# Each command lives in hwb_tui/commands/<name>.py with register(subparsers) and run(args, ctx).
+# Modules are imported only to register their parser; none imports Textual at import time.
+COMMANDS = ("demo", "provision", "users", "audit", "runs", "operators", "housekeeping")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors as one line and exit status 2 (SPEC §3)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"hwb-tui: {t('cli.usage_error')}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="hwb-tui", description=t("cli.description"))
+    parser.add_argument("--db", metavar="URL", help=t("cli.opt_db"))
+    parser.add_argument("--lang", choices=("en", "cy"), help=t("cli.opt_lang"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMANDS:
+        importlib.import_module(f"hwb_tui.commands.{name}").register(sub)
+    return parser
+
+
+def _pre_language(argv: Sequence[str]) -> str | None:
+    """--lang read before the parser is built, so that help and errors are in that language."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    set_language(language_from_env(_pre_language(argv)))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(db_url=args.db, lang_explicit=args.lang is not None)
+    try:
+        if args.command is None:
+            from hwb_tui.commands import console
+
+            return console.run(args, ctx)
+        return int(args.func(args, ctx))
+    except HwbError as exc:
+        print(f"hwb-tui: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"hwb-tui: {t('cli.interrupted')}", file=sys.stderr)
+        return 130
+    finally:
+        ctx.close()

@@ -1,0 +1,69 @@
+"""The headless commands; each module registers its parser and runs over the core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from hwb_tui import config
+from hwb_tui.core.access import Actor, current_login, load_actor
+from hwb_tui.core.db import Store, open_store
+from hwb_tui.i18n import current_language, set_language
+
+
+@dataclass
+class Context:
+    """What every command needs: the database, opened once, and the operator running it."""
+
+    db_url: str | None = None
+    lang_explicit: bool = False
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return config.database_url(self.db_url)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.url, config.busy_timeout())
+        return self._store
+
+    def actor(self) -> Actor:
+        """The operator whose login runs this command; unknown logins are refused (exit 1).
+
+        Without --lang or HWB_LANG the operator's remembered language is used.
+        """
+        with self.store().read() as session:
+            actor = load_actor(session, current_login())
+        if not self.lang_explicit and _env_lang() is None:
+            set_language(actor.language)
+        return actor
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def _env_lang() -> str | None:
+    import os
+
+    return os.environ.get("HWB_LANG") or None
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=to_jsonable)
+    sys.stdout.write("\n")
+
+
+__all__ = ["Context", "print_json", "to_jsonable", "current_language"]

@@ -1,0 +1,1 @@
+"""The UI-free core: store, rules, permissions. Never imports Textual."""

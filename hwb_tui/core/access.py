@@ -1,0 +1,78 @@
+"""Who the operator is and what they may see and touch."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, true
+from sqlmodel import Session, col, select
+
+from hwb_tui.core.errors import NotPermitted, OperatorDisabled, UnknownOperator
+from hwb_tui.core.models import Operator, OperatorSchool, User
+
+PROVISIONING_ACTOR = "provisioning-client"
+HOUSEKEEPING_ACTOR = "housekeeping"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An operator as the rules see them: login, role and the schools in scope (None = all)."""
+
+    login: str
+    role: str
+    schools: frozenset[str] | None
+    language: str = "en"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "hwb-admin"
+
+    def covers(self, school: str) -> bool:
+        return self.schools is None or school in self.schools
+
+    def require_school(self, school: str) -> None:
+        if not self.covers(school):
+            from hwb_tui.i18n import t
+
+            raise NotPermitted(detail=t("permission.school_outside_scope", dfes=school))
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            from hwb_tui.i18n import t
+
+            raise NotPermitted(detail=t("permission.admin_only"))
+
+
+def system_actor(login: str) -> Actor:
+    """The scheduled jobs (provisioning, housekeeping): every school, recorded under `login`."""
+    return Actor(login=login, role="system", schools=None)
+
+
+def current_login() -> str:
+    """The login name of whoever runs us: HWB_OPERATOR (tests, service accounts), else the OS user."""
+    return os.environ.get("HWB_OPERATOR") or getpass.getuser()
+
+
+def load_actor(session: Session, login: str) -> Actor:
+    """The Actor for `login`; an unknown or disabled login is refused."""
+    op = session.get(Operator, login)
+    if op is None:
+        raise UnknownOperator(login=login)
+    if op.disabled:
+        raise OperatorDisabled(login=login)
+    schools: frozenset[str] | None
+    if op.role == "hwb-admin" and op.all_schools:
+        schools = None
+    else:
+        rows = session.exec(select(OperatorSchool.school).where(OperatorSchool.login == login))
+        schools = frozenset(rows.all())
+    return Actor(login=op.login, role=op.role, schools=schools, language=op.language)
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """The SQL condition limiting users to the actor's schools."""
+    if actor.schools is None:
+        return true()
+    return col(User.school).in_(sorted(actor.schools))

@@ -1,0 +1,313 @@
+"""The write side: add, deactivate, activate, extend, record ITE informed.
+
+Each change is one transaction with its audit event. Races are settled in the database: an
+UPDATE only applies while the row is still in the state the operator saw, so when two operators
+act at once one wins and the other is told plainly what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from hwb_tui.core import clock
+from hwb_tui.core.access import Actor
+from hwb_tui.core.directory import get_user
+from hwb_tui.core.errors import (
+    AccountPurged,
+    ActivationWindowPassed,
+    AlreadyActive,
+    AlreadyDeactivated,
+    ChangedMeanwhile,
+    InvalidValue,
+    ITEMustBeInformed,
+    ManagedByMIS,
+    SchoolNotFound,
+)
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, School, User
+from hwb_tui.core.names import (
+    display_safe,
+    search_key,
+    sort_key,
+    username_base,
+    username_from,
+)
+
+REACTIVATION_MONTHS = 12
+LIFETIMES = ("1m", "3m", "6m", "year")
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    user: User | None = None,
+    *,
+    reason: str | None = None,
+    run_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append an audit event to the current transaction."""
+    event = AuditEvent(
+        at=at or clock.now(),
+        actor=actor,
+        action=action,
+        user_id=user.id if user else None,
+        school=user.school if user else None,
+        reason=reason,
+        run_id=run_id,
+        detail=json.dumps(detail, sort_keys=True) if detail else None,
+    )
+    session.add(event)
+    return event
+
+
+def name_fields(surname: str, forename: str) -> dict[str, str]:
+    """The stored name columns of a person: names cleaned, search and sort keys derived."""
+    surname = display_safe(surname).strip()
+    forename = display_safe(forename).strip()
+    return {
+        "surname": surname,
+        "forename": forename,
+        "surname_key": search_key(surname),
+        "forename_key": search_key(forename),
+        "sort_en": sort_key(surname, forename, "en"),
+        "sort_cy": sort_key(surname, forename, "cy"),
+    }
+
+
+def allocate_username(session: Session, surname: str, forename: str) -> str:
+    """The next free username for this name: JonesF@…, then JonesF2@…, JonesF3@…"""
+    base = username_base(surname, forename)
+    base_key = search_key(base)
+    taken = session.exec(
+        select(User.username_key).where(
+            col(User.username_key) >= base_key, col(User.username_key) < base_key + "\uffff"
+        )
+    ).all()
+    numbers = {1 if k == base_key else int(k[len(base_key):]) for k in taken
+               if k == base_key or k[len(base_key):].isdigit()}
+    n = 1
+    while n in numbers:
+        n += 1
+    return username_from(base, n)
+
+
+def username_key_of(username: str) -> str:
+    return search_key(username.split("@", 1)[0])
+
+
+def lifetime_end(lifetime: str, today: date) -> date:
+    if lifetime == "year":
+        return clock.end_of_academic_year(today)
+    months = {"1m": 1, "3m": 3, "6m": 6}.get(lifetime)
+    if months is None:
+        raise InvalidValue(field="lifetime", reason=lifetime)
+    return clock.add_months(today, months)
+
+
+def add_user(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: str,
+    school: str,
+    surname: str,
+    forename: str,
+    lifetime: str = "year",
+    today: date | None = None,
+) -> User:
+    """Add a non-MIS user (governor, ITE, LA, REC, other) in the actor's scope."""
+    from hwb_tui.i18n import t
+
+    if kind not in NON_MIS_KINDS:
+        raise InvalidValue(field="kind", reason=t("validation.kind_not_non_mis", kind=kind))
+    actor.require_school(school)
+    if session.get(School, school) is None:
+        raise SchoolNotFound(dfes=school)
+    fields = name_fields(surname, forename)
+    if not fields["surname_key"]:
+        raise InvalidValue(field="surname", reason=t("validation.name_required"))
+    if not fields["forename_key"]:
+        raise InvalidValue(field="forename", reason=t("validation.name_required"))
+    today = today or clock.now().date()
+    stamp = clock.now()
+    username = allocate_username(session, fields["surname"], fields["forename"])
+    user = User(
+        username=username,
+        username_key=username_key_of(username),
+        kind=kind,
+        source="non-mis",
+        school=school,
+        status=ACTIVE,
+        created_at=stamp,
+        updated_at=stamp,
+        expires_on=lifetime_end(lifetime, today),
+        **fields,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, actor.login, "add", user, detail={"kind": kind, "lifetime": lifetime})
+    return user
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change did, for the screen or the CLI to report."""
+
+    user: User
+    action: str
+
+
+def _bump(session: Session, user: User, expected_status: str, values: dict[str, Any]) -> bool:
+    """Apply `values` only if the row is still as we read it; True when we won."""
+    result = session.execute(
+        update(User)
+        .where(col(User.id) == user.id, col(User.status) == expected_status,
+               col(User.version) == user.version)
+        .values(version=User.version + 1, **values)  # type: ignore[operator]
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def deactivate(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    reason: str = "manual",
+    ite_informed: bool = False,
+    expected_version: int | None = None,
+) -> Change:
+    """Deactivate a non-MIS user by hand. MIS accounts are refused: their MIS ends them."""
+    user = get_user(session, actor, user_id)
+    if user.purged_at is not None:
+        raise AccountPurged()
+    if user.source == "mis":
+        raise ManagedByMIS()
+    if user.status == DEACTIVATED:
+        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
+                                 at=_when(user.deactivated_at))
+    if user.kind == "ite" and not ite_informed:
+        raise ITEMustBeInformed()
+    if expected_version is not None and user.version != expected_version:
+        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+    stamp = clock.now()
+    values: dict[str, Any] = {
+        "status": DEACTIVATED,
+        "deactivated_at": stamp,
+        "deactivated_by": actor.login,
+        "deactivation_reason": reason,
+        "updated_at": stamp,
+    }
+    if user.kind == "ite":
+        values["ite_informed_at"] = stamp
+        values["ite_informed_by"] = actor.login
+    if not _bump(session, user, ACTIVE, values):
+        return _lost_race(session, user)
+    if user.kind == "ite":
+        audit(session, actor.login, "ite_informed", user, at=stamp)
+    audit(session, actor.login, "deactivate", user, reason=reason, at=stamp)
+    session.refresh(user)
+    return Change(user, "deactivate")
+
+
+def activate(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    today: date | None = None,
+    expected_version: int | None = None,
+) -> Change:
+    """Activate a deactivated user again, within 12 months of deactivation."""
+    user = get_user(session, actor, user_id)
+    if user.purged_at is not None:
+        raise AccountPurged()
+    if user.source == "mis":
+        raise ManagedByMIS()
+    if user.status == ACTIVE:
+        raise AlreadyActive(username=user.username)
+    today = today or clock.now().date()
+    if not can_activate(user, today):
+        raise ActivationWindowPassed(username=user.username, at=_when(user.deactivated_at))
+    if expected_version is not None and user.version != expected_version:
+        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+    stamp = clock.now()
+    values: dict[str, Any] = {
+        "status": ACTIVE,
+        "deactivated_at": None,
+        "deactivated_by": None,
+        "deactivation_reason": None,
+        "updated_at": stamp,
+    }
+    if user.expires_on is not None and user.expires_on <= today:
+        # an account that expired needs a lifetime again, or housekeeping ends it at once
+        values["expires_on"] = clock.end_of_academic_year(today)
+    if not _bump(session, user, DEACTIVATED, values):
+        session.refresh(user)
+        if user.status == ACTIVE:
+            raise AlreadyActive(username=user.username)
+        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+    audit(session, actor.login, "activate", user, at=stamp)
+    session.refresh(user)
+    return Change(user, "activate")
+
+
+def extend(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    lifetime: str,
+    *,
+    today: date | None = None,
+) -> Change:
+    """Give an active non-MIS user a new lifetime from today."""
+    user = get_user(session, actor, user_id)
+    if user.source == "mis":
+        raise ManagedByMIS()
+    if user.status != ACTIVE:
+        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
+                                 at=_when(user.deactivated_at))
+    today = today or clock.now().date()
+    new_end = lifetime_end(lifetime, today)
+    stamp = clock.now()
+    if not _bump(session, user, ACTIVE, {"expires_on": new_end, "updated_at": stamp}):
+        return _lost_race(session, user)
+    audit(session, actor.login, "extend", user, at=stamp,
+          detail={"lifetime": lifetime, "expires_on": new_end.isoformat()})
+    session.refresh(user)
+    return Change(user, "extend")
+
+
+def can_activate(user: User, today: date) -> bool:
+    """Deactivated, not purged, and no more than 12 months ago (to the day)."""
+    if user.status != DEACTIVATED or user.purged_at is not None or user.deactivated_at is None:
+        return False
+    return today <= clock.add_months(user.deactivated_at.date(), REACTIVATION_MONTHS)
+
+
+def _lost_race(session: Session, user: User) -> Change:
+    session.refresh(user)
+    if user.status == DEACTIVATED:
+        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
+                                 at=_when(user.deactivated_at))
+    raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+
+
+def _last_actor(session: Session, user: User) -> str:
+    actor = session.exec(
+        select(AuditEvent.actor).where(col(AuditEvent.user_id) == user.id)
+        .order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
+    return actor or "?"
+
+
+def _when(stamp: datetime | None) -> str:
+    return stamp.strftime("%Y-%m-%d %H:%M") if stamp else "?"

@@ -1,0 +1,164 @@
+"""Engine, sessions and schema versions of the store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session, SQLModel
+
+from hwb_tui.core import models  # noqa: F401  (registers the tables)
+from hwb_tui.core.errors import DatabaseNewer, DatabaseUnavailable
+
+# Migrations: version N's step brings a database at N-1 to N. A new database gets the whole
+# current schema from the models and starts at LATEST. Steps use SQLAlchemy so that one step
+# serves SQLite and PostgreSQL; no Alembic: one ordered list is all this product needs, and
+# the upgrade runs inside one transaction.
+Migration = Callable[[Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+LATEST = 1
+
+_AUDIT_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON auditevent "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON auditevent "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql",
+        "DROP TRIGGER IF EXISTS audit_no_change ON auditevent",
+        "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON auditevent "
+        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    ],
+}
+
+
+def make_engine(url: str, busy_timeout: float = 5.0) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+        )
+        _sqlite_setup(engine, busy_timeout)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        connect_args = {"connect_timeout": max(1, int(busy_timeout))}
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
+            # A writer blocked by another gives up (exit 4) instead of waiting forever.
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+            dbapi_conn.commit()
+
+    return engine
+
+
+def _sqlite_setup(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: no deadlock on upgrade, the busy timeout applies.
+        write = conn.get_execution_options().get("hwb_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Store:
+    """The database: an engine plus read and write sessions, each one transaction."""
+
+    def __init__(self, url: str, busy_timeout: float = 5.0) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; returns the version now in force."""
+        with translate_errors(), self.engine.connect() as conn:
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    # one migrator at a time across hosts
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7283001)")
+                version = _schema_version(conn)
+                if version is None:
+                    SQLModel.metadata.create_all(conn)
+                    for stmt in _AUDIT_TRIGGERS.get(self.dialect, []):
+                        conn.exec_driver_sql(stmt)
+                    _set_version(conn, LATEST)
+                    return LATEST
+                if version > LATEST:
+                    raise DatabaseNewer(found=version, supported=LATEST)
+                for step in range(version + 1, LATEST + 1):
+                    MIGRATIONS[step](conn)
+                    _set_version(conn, step)
+                return LATEST
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with translate_errors(), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        with translate_errors(), Session(self.engine, expire_on_commit=False) as session:
+            session.connection(execution_options={"hwb_write": True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Database outages and lock timeouts become DatabaseUnavailable (exit 4)."""
+    try:
+        yield
+    except (OperationalError, PoolTimeout) as exc:
+        raise DatabaseUnavailable(detail=str(exc.orig if hasattr(exc, "orig") else exc)) from exc
+
+
+def _schema_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("meta"):
+        return None
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+    return int(row[0]) if row else None
+
+
+def _set_version(conn: Connection, version: int) -> None:
+    conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
+    conn.execute(
+        text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"), {"v": str(version)}
+    )
+
+
+def open_store(url: str, busy_timeout: float = 5.0) -> Store:
+    store = Store(url, busy_timeout)
+    store.migrate()
+    return store

@@ -1,0 +1,88 @@
+"""Errors a user can cause: each carries a message key for the i18n layer and an exit status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HwbError(Exception):
+    """An error fit to show to an operator: `key` names its message in the catalogue."""
+
+    key = "error.generic"
+    exit_code = 1
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        super().__init__(f"{self.key} {params}")
+
+    def message(self, lang: str | None = None) -> str:
+        from hwb_tui.i18n import t
+
+        return t(self.key, lang=lang, **self.params)
+
+
+class UsageError(HwbError):
+    key = "error.usage"
+    exit_code = 2
+
+
+class DatabaseUnavailable(HwbError):
+    key = "error.database_unavailable"
+    exit_code = 4
+
+
+class DatabaseNewer(HwbError):
+    key = "error.database_newer"
+    exit_code = 4
+
+
+class UnknownOperator(HwbError):
+    key = "error.unknown_operator"
+
+
+class OperatorDisabled(HwbError):
+    key = "error.operator_disabled"
+
+
+class NotPermitted(HwbError):
+    key = "error.not_permitted"
+
+
+class UserNotFound(HwbError):
+    key = "error.user_not_found"
+
+
+class SchoolNotFound(HwbError):
+    key = "error.school_not_found"
+
+
+class ManagedByMIS(HwbError):
+    key = "error.managed_by_mis"
+
+
+class ITEMustBeInformed(HwbError):
+    key = "error.ite_must_be_informed"
+
+
+class AlreadyDeactivated(HwbError):
+    key = "error.already_deactivated"
+
+
+class AlreadyActive(HwbError):
+    key = "error.already_active"
+
+
+class ActivationWindowPassed(HwbError):
+    key = "error.activation_window_passed"
+
+
+class AccountPurged(HwbError):
+    key = "error.account_purged"
+
+
+class ChangedMeanwhile(HwbError):
+    key = "error.changed_meanwhile"
+
+
+class InvalidValue(HwbError):
+    key = "error.invalid_value"

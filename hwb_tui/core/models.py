@@ -1,0 +1,134 @@
+"""The store's tables: School, User, Operator, OperatorSchool, AuditEvent, ProvisioningRun, Meta."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Keys compare byte-wise on every database: PostgreSQL's locale collations would otherwise
+# reorder the Welsh sort keys and break prefix range scans.
+KEY = String().with_variant(String(collation="C"), "postgresql")
+
+KINDS = ("learner", "staff", "governor", "ite", "la", "rec", "other")
+MIS_KINDS = ("learner", "staff")
+NON_MIS_KINDS = ("governor", "ite", "la", "rec", "other")
+ROLES = ("hwb-admin", "digital-champion")
+ACTIVE = "active"
+DEACTIVATED = "deactivated"
+
+
+class School(SQLModel, table=True):
+    dfes: str = Field(primary_key=True, max_length=7)  # LA number + establishment number
+    name: str
+    name_cy: str
+    la_number: int = Field(index=True)
+
+
+class User(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("school", "staff_code", name="uq_user_school_staff_code"),
+        Index("ix_user_sort_en", "sort_en", "id"),
+        Index("ix_user_sort_cy", "sort_cy", "id"),
+        Index("ix_user_kind_sort_en", "kind", "sort_en", "id"),
+        Index("ix_user_kind_sort_cy", "kind", "sort_cy", "id"),
+        Index("ix_user_school_sort_en", "school", "sort_en", "id"),
+        Index("ix_user_school_sort_cy", "school", "sort_cy", "id"),
+        Index("ix_user_status_kind", "status", "kind"),
+        Index("ix_user_expires", "expires_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True)  # never changes once issued
+    kind: str  # one of KINDS
+    source: str  # "mis" or "non-mis"
+    school: str = Field(foreign_key="school.dfes")
+    surname: str
+    forename: str
+    # Search keys: folded (case, accents, punctuation) for search-as-you-type prefix scans.
+    surname_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
+    forename_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
+    username_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
+    # Sort keys: English and Welsh alphabetical order of surname then forename.
+    sort_en: str = Field(sa_column=Column(KEY, nullable=False))
+    sort_cy: str = Field(sa_column=Column(KEY, nullable=False))
+    upn: str | None = Field(default=None, unique=True)  # learners
+    staff_code: str | None = None  # staff, unique within a school
+    year_group: int | None = None
+    reg_group: str | None = None
+    admission_number: str | None = None
+    admission_date: date | None = None
+    leaving_date: date | None = None
+    role: str | None = None  # SWAC role of staff
+    status: str = Field(default=ACTIVE)
+    created_at: datetime
+    updated_at: datetime
+    deactivated_at: datetime | None = None
+    deactivated_by: str | None = None
+    deactivation_reason: str | None = None
+    deferred_until: date | None = None  # summer rollover: deactivation applied on/after this date
+    expires_on: date | None = None  # non-MIS lifetime
+    ite_informed_at: datetime | None = None
+    ite_informed_by: str | None = None
+    purged_at: datetime | None = None
+    version: int = Field(default=1)  # bumped by every change: optimistic concurrency
+
+
+class Operator(SQLModel, table=True):
+    login: str = Field(primary_key=True)
+    role: str  # one of ROLES
+    all_schools: bool = False  # a Hwb administrator may be given every school
+    language: str = "en"
+    disabled: bool = False
+    created_at: datetime
+
+
+class OperatorSchool(SQLModel, table=True):
+    login: str = Field(foreign_key="operator.login", primary_key=True)
+    school: str = Field(foreign_key="school.dfes", primary_key=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only (triggers refuse UPDATE and DELETE). Holds no personal data but the user id,
+    so a purge can tombstone a user without rewriting history."""
+
+    __table_args__ = (Index("ix_audit_user", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str  # operator login, or "provisioning-client" / "housekeeping"
+    action: str
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    school: str | None = None
+    reason: str | None = None
+    run_id: int | None = Field(default=None, foreign_key="provisioningrun.id")
+    detail: str | None = None  # JSON
+
+
+class ProvisioningRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(index=True)
+    finished_at: datetime | None = None
+    school: str = Field(index=True)
+    actor: str
+    files: str  # JSON list of file names
+    sha256: str  # JSON list, one digest per file
+    format: str
+    as_of: date
+    dry_run: bool = False
+    outcome: str  # applied, planned, rejected, blocked, failed
+    created: int = 0
+    updated: int = 0
+    moved: int = 0
+    deactivated: int = 0
+    activated: int = 0
+    deferred: int = 0
+    not_in_export: int = 0
+    invalid: int = 0
+    report: str | None = None  # JSON
+
+
+class Meta(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    value: str

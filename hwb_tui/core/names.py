@@ -1,0 +1,147 @@
+"""Text rules for names: display-safe text, search and sort keys, usernames, the UPN check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+# C0 controls, DEL and C1 controls: never reach the terminal (ESC sequences, bells, ...).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+WELSH_LA_NUMBERS = range(660, 682)
+USERNAME_DOMAIN = "hwbcymru.net"
+
+
+def display_safe(text: str | None) -> str:
+    """Text fit to show on a terminal: control characters removed (tabs/newlines become spaces)."""
+    if not text:
+        return ""
+    text = text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROL.sub("", text)
+
+
+def fold(text: str) -> str:
+    """Casefolded text with diacritics removed: 'Siân' -> 'sian', 'ŵ' -> 'w'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def search_key(text: str | None) -> str:
+    """The key a name is searched by: folded, letters and digits only ('O'Brien' -> 'obrien')."""
+    if not text:
+        return ""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix` (for range scans)."""
+    return prefix + "\uffff"
+
+
+# Welsh alphabet: digraphs are single letters. Each letter maps to one sortable character so that
+# ORDER BY on the stored key gives Welsh order in the database, for any number of rows.
+WELSH_ALPHABET = [
+    "a", "b", "c", "ch", "d", "dd", "e", "f", "ff", "g", "ng", "h", "i", "j", "k", "l", "ll",
+    "m", "n", "o", "p", "ph", "q", "r", "rh", "s", "t", "th", "u", "v", "w", "x", "y", "z",
+]
+_WELSH_CODE = {letter: chr(ord("A") + i) for i, letter in enumerate(WELSH_ALPHABET)}
+_WELSH_DIGRAPHS = sorted((x for x in WELSH_ALPHABET if len(x) == 2), key=len, reverse=True)
+# Names where "ng" is n + g, not the Welsh letter ng (the glossary's ambiguity).
+WELSH_NG_EXCEPTIONS = {"bangor", "llangollen", "llangefni", "llangrannog", "llangynwyd",
+                       "llangadog", "llangennech", "llangeinor", "llangan"}
+
+
+def welsh_sort_key(text: str | None) -> str:
+    """A key whose plain (binary) order is Welsh alphabetical order of `text`."""
+    key = search_key(text)
+    out: list[str] = []
+    i = 0
+    ng_is_letter = key not in WELSH_NG_EXCEPTIONS and not any(
+        key.startswith(word) for word in WELSH_NG_EXCEPTIONS
+    )
+    while i < len(key):
+        pair = key[i : i + 2]
+        if len(pair) == 2 and pair in _WELSH_CODE and (pair != "ng" or ng_is_letter):
+            out.append(_WELSH_CODE[pair])
+            i += 2
+            continue
+        ch = key[i]
+        if ch.isdigit():
+            out.append(ch)  # digits sort before letters
+        else:
+            out.append(_WELSH_CODE.get(ch, ch))
+        i += 1
+    return "".join(out)
+
+
+def english_sort_key(text: str | None) -> str:
+    return search_key(text)
+
+
+def sort_key(surname: str, forename: str, language: str = "en") -> str:
+    """The stored sort key of a person: surname then forename, in the language's alphabet."""
+    keyer: Callable[[str | None], str] = welsh_sort_key if language == "cy" else english_sort_key
+    # "!" sorts before every digit and letter, so "Lloyd Ann" < "Lloydd Ann".
+    return f"{keyer(surname)}!{keyer(forename)}"
+
+
+def ascii_fold(text: str) -> str:
+    """ASCII letters only, diacritics folded, keeping case: 'Ŵyn' -> 'Wyn', "O'Brien" -> 'OBrien'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if ch.isascii() and ch.isalpha())
+
+
+def username_base(surname: str, forename: str) -> str:
+    """The part of a username before any collision number: 'SurnameF' (ASCII only)."""
+    sur = ascii_fold(surname)
+    fore = ascii_fold(forename)
+    if not sur:
+        sur = "User"
+    sur = sur[0].upper() + sur[1:]
+    initial = fore[:1].upper()
+    return f"{sur}{initial}"
+
+
+def username_from(base: str, number: int) -> str:
+    """`base` with collision number `number` (1 means none): JonesF@…, JonesF2@…"""
+    suffix = "" if number <= 1 else str(number)
+    return f"{base}{suffix}@{USERNAME_DOMAIN}"
+
+
+def upn_check_letter(digits12: str) -> str:
+    """The check letter of a UPN's 12 digits: mod-23 over the digits weighted 2..13."""
+    if len(digits12) != 12 or not digits12.isdigit():
+        raise ValueError("a UPN has 12 digits after its check letter")
+    # As the DfE UPN standard: the digit in character position k (2..13) has weight k.
+    total = sum(int(d) * w for d, w in zip(digits12, range(2, 14), strict=True))
+    return UPN_LETTERS[total % 23]
+
+
+def upn_problem(upn: str) -> str | None:
+    """Why `upn` is not a valid Welsh UPN, or None when it is."""
+    if len(upn) != 13:
+        return "upn_length"
+    letter, digits = upn[0], upn[1:]
+    if not digits.isdigit():
+        return "upn_digits"
+    if letter not in UPN_LETTERS:
+        return "upn_letter"
+    if int(digits[:3]) not in WELSH_LA_NUMBERS:
+        return "upn_la"
+    if upn_check_letter(digits) != letter:
+        return "upn_check"
+    return None
+
+
+def make_upn(la: int, establishment: int, year: int, serial: int) -> str:
+    digits = f"{la:03d}{establishment:04d}{year % 100:02d}{serial:03d}"
+    return upn_check_letter(digits) + digits
+
+
+def csv_safe(value: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value

@@ -1,0 +1,70 @@
+"""Operator records: adding operators, their scope and their remembered language."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from hwb_tui.core import clock
+from hwb_tui.core.access import Actor
+from hwb_tui.core.accounts import audit
+from hwb_tui.core.errors import InvalidValue, SchoolNotFound, UnknownOperator
+from hwb_tui.core.models import ROLES, Operator, OperatorSchool, School
+
+
+def operator_count(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Operator)).one())
+
+
+def add_operator(
+    session: Session,
+    actor: Actor | None,
+    login: str,
+    role: str,
+    schools: list[str],
+    language: str = "en",
+) -> Operator:
+    """Add an operator. Needs a Hwb administrator, except for the first operator of a database.
+
+    A Hwb administrator with no schools listed has every school; a Digital Champion needs one.
+    """
+    from hwb_tui.i18n import t
+
+    first = operator_count(session) == 0
+    if not first:
+        if actor is None:
+            raise UnknownOperator(login="?")
+        actor.require_admin()
+    if role not in ROLES:
+        raise InvalidValue(field="role", reason=t("validation.role", roles=", ".join(ROLES)))
+    login = login.strip()
+    if not login or any(ch.isspace() for ch in login):
+        raise InvalidValue(field="login", reason=t("validation.login"))
+    if session.get(Operator, login) is not None:
+        raise InvalidValue(field="login", reason=t("validation.operator_exists", login=login))
+    if role == "digital-champion" and not schools:
+        raise InvalidValue(field="school", reason=t("validation.champion_needs_school"))
+    for dfes in schools:
+        if session.get(School, dfes) is None:
+            raise SchoolNotFound(dfes=dfes)
+    op = Operator(
+        login=login,
+        role=role,
+        all_schools=role == "hwb-admin" and not schools,
+        language=language,
+        created_at=clock.now(),
+    )
+    session.add(op)
+    session.flush()
+    for dfes in sorted(set(schools)):
+        session.add(OperatorSchool(login=login, school=dfes))
+    audit(session, actor.login if actor else login, "operator_add",
+          detail={"login": login, "role": role, "schools": sorted(set(schools))})
+    return op
+
+
+def remember_language(session: Session, login: str, language: str) -> None:
+    """Save the operator's language choice on their record (Welsh Language Standards)."""
+    session.execute(
+        update(Operator).where(col(Operator.login) == login).values(language=language)
+    )

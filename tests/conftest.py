@@ -1,0 +1,63 @@
+"""Shared fixtures: a real SQLite file per test, and a real PostgreSQL schema when available."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hwb_tui.core.db import Store, open_store
+
+PG_URL = os.environ.get("HWB_TEST_POSTGRES_URL")
+PG_SKIP = "HWB_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hwb.db'}"
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    """A migrated store on a real SQLite file."""
+    s = open_store(sqlite_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    s = open_store(pg_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same store test on SQLite and on PostgreSQL (skipped without a server)."""
+    if request.param == "sqlite":
+        s = open_store(f"sqlite:///{tmp_path / 'hwb.db'}")
+        yield s
+        s.dispose()
+    else:
+        yield request.getfixturevalue("pg_store")
