@@ -1,0 +1,18 @@
+"""`hwb-tui provision`: placeholder until its owner lands it (see the issue that builds it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hwb_tui.commands import Context
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("provision")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    print("hwb-tui provision: not built yet", file=sys.stderr)
+    return 2
