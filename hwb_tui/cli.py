@@ -1,4 +1,4 @@
-"""The command line: the console (default), demo, provision, users, audit, runs, operators, housekeeping."""
+"""The command line: the console (default) and the headless commands of SPEC §3."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from hwb_tui.commands import Context
 from hwb_tui.core.errors import HwbError
-from hwb_tui.i18n import language_from_env, set_language, t
+from hwb_tui.i18n import install_argparse_translation, language_from_env, set_language, t
 
 # Each command lives in hwb_tui/commands/<name>.py with register(subparsers) and run(args, ctx).
 # Modules are imported only to register their parser; none imports Textual at import time.
@@ -46,6 +46,7 @@ def _pre_language(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     set_language(language_from_env(_pre_language(argv)))
+    install_argparse_translation()
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context(db_url=args.db, lang_explicit=args.lang is not None)

@@ -127,7 +127,8 @@ def add_user(
     from hwb_tui.i18n import t
 
     if kind not in NON_MIS_KINDS:
-        raise InvalidValue(field="kind", reason=t("validation.kind_not_non_mis", kind=kind))
+        reason = t("validation.kind_not_non_mis", kind=kind, kinds=", ".join(NON_MIS_KINDS))
+        raise InvalidValue(field="kind", reason=reason)
     actor.require_school(school)
     if session.get(School, school) is None:
         raise SchoolNotFound(dfes=school)

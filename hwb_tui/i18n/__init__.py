@@ -74,6 +74,19 @@ def language_from_env(explicit: str | None = None) -> str:
     return normalise_language(explicit or os.environ.get("HWB_LANG"))
 
 
+def install_argparse_translation() -> None:
+    """Route argparse's own words (usage, headings, errors) through the catalogue."""
+    import argparse
+
+    sources = {e["source"]: k for k, e in catalogue().items() if "source" in e}
+
+    def translate(text: str) -> str:
+        key = sources.get(text)
+        return t(key) if key else text
+
+    argparse._ = translate  # type: ignore[attr-defined]
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     """The message `key` in `lang` (default: the current language), placeholders filled."""
     entry = catalogue().get(key)
