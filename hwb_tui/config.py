@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 DEFAULT_DB_FILE = Path("data") / "hwb.db"
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a writer waits for another before giving up (exit 4)
 
 
+SYSTEM_CONFIG = Path("/etc/hwb-tui/config.toml")
+
+
+def system_config() -> dict[str, object]:
+    """The host's configuration (HWB_CONFIG, else /etc/hwb-tui/config.toml): where the database
+    is when operators reach the console over SSH, readable by the service account only."""
+    path = Path(os.environ.get("HWB_CONFIG") or SYSTEM_CONFIG)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (FileNotFoundError, PermissionError):
+        return {}
+
+
 def database_url(explicit: str | None = None) -> str:
-    """--db wins, then HWB_DATABASE_URL, then an SQLite file in the working directory's data/."""
-    url = explicit or os.environ.get("HWB_DATABASE_URL")
+    """--db wins, then HWB_DATABASE_URL, then the host's config file, then an SQLite file in the
+    working directory's data/."""
+    url = explicit or os.environ.get("HWB_DATABASE_URL") or system_config().get("database_url")
     if url:
-        return url
+        return str(url)
     DEFAULT_DB_FILE.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_DB_FILE}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, true
@@ -51,8 +52,25 @@ def system_actor(login: str) -> Actor:
 
 
 def current_login() -> str:
-    """The login name of whoever runs us: HWB_OPERATOR (tests, service accounts), else the OS user."""
-    return os.environ.get("HWB_OPERATOR") or getpass.getuser()
+    """The operator's login name, from who the operating system says runs us.
+
+    - Over SSH the console runs as the service account through sudo (see deploy/): sudo sets
+      SUDO_USER to the operator's own account, and we trust it only when sudo really changed
+      our uid (SUDO_UID differs from ours), so a user cannot name someone else by setting it.
+    - root may act as any operator with HWB_OPERATOR (tests, maintenance): root owns the data anyway.
+    - Otherwise the account of our real uid. Never LOGNAME/USER: any user can set those.
+    """
+    uid = os.getuid()
+    override = os.environ.get("HWB_OPERATOR")
+    if override and uid == 0:
+        return override
+    sudo_user, sudo_uid = os.environ.get("SUDO_USER"), os.environ.get("SUDO_UID")
+    if sudo_user and sudo_uid and sudo_uid.isdigit() and int(sudo_uid) != uid:
+        return sudo_user
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return getpass.getuser()
 
 
 def load_actor(session: Session, login: str) -> Actor:
