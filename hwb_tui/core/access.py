@@ -57,7 +57,7 @@ def current_login() -> str:
     - Over SSH the console runs as the service account through sudo (see deploy/): sudo sets
       SUDO_USER to the operator's own account, and we trust it only when sudo really changed
       our uid (SUDO_UID differs from ours), so a user cannot name someone else by setting it.
-    - root may act as any operator with HWB_OPERATOR (tests, maintenance): root owns the data anyway.
+    - root may act as any operator with HWB_OPERATOR (tests, maintenance): root owns the data.
     - Otherwise the account of our real uid. Never LOGNAME/USER: any user can set those.
     """
     uid = os.getuid()
