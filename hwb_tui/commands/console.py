@@ -1,9 +1,8 @@
-"""`hwb-tui console`: placeholder until its owner lands it (see the issue that builds it)."""
+"""`hwb-tui` / `hwb-tui console`: the full-screen console for the operator of this login."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hwb_tui.commands import Context
 
@@ -14,5 +13,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    print("hwb-tui console: not built yet", file=sys.stderr)
-    return 2
+    # The operator is loaded before anything is drawn: an unknown login raises HwbError here,
+    # which the CLI prints as one line with exit status 1; the screen never opens.
+    actor = ctx.actor()
+    from hwb_tui.i18n import current_language
+    from hwb_tui.tui.app import HwbApp  # Textual is imported only when the console runs
+
+    lang = current_language() if ctx.lang_explicit or _env_lang() else actor.language
+    HwbApp(ctx.store(), actor, lang=lang).run()
+    return 0
+
+
+def _env_lang() -> bool:
+    import os
+
+    return bool(os.environ.get("HWB_LANG"))

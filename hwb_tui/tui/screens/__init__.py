@@ -1,0 +1,1 @@
+"""Screens of the console: main, Manage User menus, confirm, add user, help, provisioning."""

@@ -1,0 +1,76 @@
+"""The confirm dialog: modal, names the user, Cancel focused; for ITE students a checkbox first."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Static
+
+from hwb_tui.core.models import User
+from hwb_tui.core.names import display_safe
+from hwb_tui.i18n import t
+from hwb_tui.tui.keys import localise_bindings
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Answers True for Yes, False for Cancel / escape. `y` is Yes (when Yes is enabled)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "key.cancel", id="confirm.cancel"),
+        Binding("y", "yes", "key.yes", id="confirm.yes"),
+    ]
+
+    def __init__(self, user: User, action: str, lang: str) -> None:
+        super().__init__()
+        self.user = user
+        self.action = action  # "deactivate" or "activate"
+        self.lang = lang
+        self.needs_statement = action == "deactivate" and user.kind == "ite"
+
+    def compose(self) -> ComposeResult:
+        lang = self.lang
+        with Vertical(id="confirm-box"):
+            who = Text(display_safe(f"{self.user.surname}, {self.user.forename}"), style="bold")
+            who.append("  ")
+            who.append(display_safe(self.user.username))
+            who.append(f"  ({t(f'kind.{self.user.kind}', lang)}, {self.user.school})", style="dim")
+            yield Static(who, id="confirm-user")
+            yield Static(Text(t(f"tui.confirm.{self.action}", lang), style="bold"),
+                         id="confirm-question")
+            if self.needs_statement:
+                yield Static(Text(t("tui.confirm.ite_warning", lang)), id="confirm-ite")
+                yield Checkbox(t("tui.confirm.ite_informed", lang), id="confirm-informed")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(t("tui.confirm.yes", lang), id="yes", variant="error",
+                             disabled=self.needs_statement)
+                yield Button(t("tui.confirm.cancel", lang), id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        localise_bindings(self, self.lang)
+
+    @on(Checkbox.Changed, "#confirm-informed")
+    def _informed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#yes", Button).disabled = not event.value
+
+    @on(Button.Pressed, "#yes")
+    def _yes_pressed(self) -> None:
+        self.action_yes()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def action_yes(self) -> None:
+        if not self.query_one("#yes", Button).disabled:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+

@@ -1,0 +1,63 @@
+"""The help screen: every key of the console, in the operator's language."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from hwb_tui.i18n import t
+from hwb_tui.tui.keys import localise_bindings
+
+# (keys as shown, catalogue key of what they do): the SPEC §2 table, in order.
+HELP_KEYS = (
+    ("g", "tui.help.g"),
+    ("n", "tui.help.n"),
+    ("l", "tui.help.l"),
+    ("p", "tui.help.p"),
+    ("/", "tui.help.slash"),
+    ("enter", "tui.help.enter_search"),
+    ("↑ ↓ pgup pgdn home end", "tui.help.move"),
+    ("enter", "tui.help.enter_table"),
+    ("m", "tui.help.m"),
+    ("f", "tui.help.f"),
+    ("a", "tui.help.a"),
+    ("c", "tui.help.c"),
+    ("y", "tui.help.y"),
+    ("escape", "tui.help.escape"),
+    ("?", "tui.help.question"),
+    ("q", "tui.help.q"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "key.close", id="help.close"),
+    ]
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for keys, message in HELP_KEYS:
+            table.add_row(Text(keys), Text(t(message, self.lang)))
+        with VerticalScroll(id="help-box"):
+            yield Static(Text(t("tui.help.title", self.lang), style="bold"), id="help-title")
+            yield Static(table)
+            yield Static(Text(t("tui.help.close", self.lang), style="dim"), id="help-close")
+
+    def on_mount(self) -> None:
+        localise_bindings(self, self.lang)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,354 @@
+"""The main screen: sidebar, search field, virtual user table, details panel and footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
+
+from hwb_tui.core import accounts, directory
+from hwb_tui.core.directory import Query
+from hwb_tui.core.errors import HwbError
+from hwb_tui.core.models import School, User
+from hwb_tui.i18n import t
+from hwb_tui.tui.keys import localise_bindings
+from hwb_tui.tui.screens.add_user import AddUserModal
+from hwb_tui.tui.screens.confirm import ConfirmModal
+from hwb_tui.tui.screens.manage import extend_menu, manage_menu
+from hwb_tui.tui.screens.provisioning import ProvisioningPane
+from hwb_tui.tui.widgets.details import DetailsPanel
+from hwb_tui.tui.widgets.header import HeaderBar
+from hwb_tui.tui.widgets.sidebar import Sidebar
+from hwb_tui.tui.widgets.user_table import UserTable
+
+if TYPE_CHECKING:
+    from hwb_tui.tui.app import HwbApp
+
+USER_VIEWS = ("governors", "non-mis", "mis")
+ADD_VIEWS = ("governors", "non-mis")  # Add user: non-MIS accounts only
+BASE_FILTERS = ("active", "deactivated", "all")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "view('governors')", "key.governors", show=False, id="main.governors"),
+        Binding("n", "view('non-mis')", "key.non-mis", show=False, id="main.non_mis"),
+        Binding("l", "view('mis')", "key.mis", show=False, id="main.mis"),
+        Binding("p", "view('provisioning')", "key.provisioning", show=False,
+                id="main.provisioning"),
+        Binding("slash", "search", "key.search", key_display="/", id="main.search"),
+        Binding("enter", "to_table", "key.to_table", id="main.to_table"),
+        Binding("m", "manage", "key.manage", id="main.manage"),
+        Binding("f", "filter", "key.filter", id="main.filter"),
+        Binding("a", "add", "key.add", id="main.add"),
+        Binding("escape", "back", "key.back", id="main.back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = "governors"
+        self.status = "active"
+        self.school_names: dict[str, tuple[str, str]] = {}
+
+    @property
+    def hwb(self) -> HwbApp:
+        from hwb_tui.tui.app import HwbApp
+
+        assert isinstance(self.app, HwbApp)
+        return self.app
+
+    @property
+    def lang(self) -> str:
+        return self.hwb.lang
+
+    @property
+    def table(self) -> UserTable:
+        return self.query_one(UserTable)
+
+    @property
+    def details(self) -> DetailsPanel:
+        return self.query_one(DetailsPanel)
+
+    def compose(self) -> ComposeResult:
+        app = self.hwb
+        yield HeaderBar(app.actor, id="header")
+        yield Static(id="banner")
+        with Horizontal(id="body"):
+            yield Sidebar(id="sidebar")
+            with ContentSwitcher(initial="users", id="switcher"):
+                with Vertical(id="users"):
+                    with Horizontal(id="searchbar"):
+                        yield Label(id="search-label")
+                        yield Input(id="search", compact=True)
+                        yield Static(id="count")
+                    yield UserTable(app.store, app.actor, id="table")
+                    yield DetailsPanel(id="details")
+                yield ProvisioningPane(app.store, app.actor, id="provisioning")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.apply_language()
+        self.table.focus()
+        self._load_schools()
+        self._count_expiring()
+
+    # ---- what the screen shows ---------------------------------------------------------------
+
+    def current_query(self) -> Query:
+        search = self.query_one("#search", Input).value
+        return Query(view=self.view if self.view in USER_VIEWS else "governors",
+                     status=self.status, search=search, language=self.lang,
+                     today=self.hwb.today)
+
+    def apply_language(self) -> None:
+        """Every label in the current language (the table reloads in that language's order)."""
+        lang = self.lang
+        for node in [self, self.app, *self.query("*")]:
+            localise_bindings(node, lang)
+        self.query_one(HeaderBar).show(lang)
+        self.query_one(Sidebar).show(self.view, lang)
+        self.query_one("#search-label", Label).update(Text(t("tui.search_label", lang) + ": "))
+        self.query_one("#search", Input).placeholder = t("tui.search_placeholder", lang)
+        self.table.set_language(lang)
+        self._show_details(self.table.selected)
+        self._show_count(self.table.total)
+        self.query_one(ProvisioningPane).set_language(lang)
+        self._show_banner(self._expiring)
+        self.refresh_bindings()
+
+    _expiring = 0
+
+    def _show_count(self, total: int | None) -> None:
+        status = t(f"tui.filter.{self.status}", self.lang)
+        text = (t("tui.counting", self.lang, status=status) if total is None
+                else t("tui.count", self.lang, count=f"{total:,}", status=status))
+        self.query_one("#count", Static).update(Text(text))
+
+    def _show_details(self, user: User | None) -> None:
+        name = ""
+        if user is not None and user.school in self.school_names:
+            en, cy = self.school_names[user.school]
+            name = cy if self.lang == "cy" else en
+        self.details.show(user, self.lang, name)
+
+    def _show_banner(self, count: int) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.display = count > 0
+        if count:
+            banner.update(Text(t("tui.banner.expiring", self.lang, count=f"{count:,}")))
+
+    def reload(self, anchor: User | None = None, *, debounce: bool = False) -> None:
+        self._show_count(None)
+        self.table.load(self.current_query(), anchor=anchor, debounce=debounce)
+
+    # ---- messages from the widgets -----------------------------------------------------------
+
+    @on(UserTable.Selected)
+    def _selected(self, event: UserTable.Selected) -> None:
+        self._show_details(event.user)
+        self.refresh_bindings()
+
+    @on(UserTable.Counted)
+    def _counted(self, event: UserTable.Counted) -> None:
+        self._show_count(event.count)
+
+    @on(UserTable.ViewDetails)
+    def _view_details(self) -> None:
+        self.details.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self) -> None:
+        self.reload(debounce=True)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.table.focus()
+
+    @on(Sidebar.Chosen)
+    def _sidebar_chosen(self, event: Sidebar.Chosen) -> None:
+        self.action_view(event.view)
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        focused = self.focused
+        typing = isinstance(focused, Input)
+        if action == "to_table":
+            return typing
+        if typing and action not in ("back",):
+            return False  # the key types into the search field
+        in_users = self.view in USER_VIEWS
+        if action == "manage":
+            return in_users and self.table.selected is not None
+        if action == "add":
+            return self.view in ADD_VIEWS
+        if action in ("filter", "search"):
+            return in_users
+        if action == "back":
+            return typing or isinstance(focused, DetailsPanel)
+        return True
+
+    def action_view(self, view: str) -> None:
+        changed = view != self.view
+        self.view = view
+        self.query_one(Sidebar).show(view, self.lang)
+        switcher = self.query_one(ContentSwitcher)
+        if view == "provisioning":
+            switcher.current = "provisioning"
+            self.query_one(ProvisioningPane).activate()
+        else:
+            switcher.current = "users"
+            if self.status == "expiring" and view not in ADD_VIEWS:
+                self.status = "active"
+            if changed or self.table.query_ is None:
+                self.reload()
+            self.table.focus()
+        self.refresh_bindings()
+
+    def action_search(self) -> None:
+        if self.view in USER_VIEWS:
+            self.query_one("#search", Input).focus()
+
+    def action_to_table(self) -> None:
+        self.table.focus()
+
+    def action_back(self) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        filters = BASE_FILTERS + (("expiring",) if self.view in ADD_VIEWS else ())
+        index = filters.index(self.status) if self.status in filters else -1
+        self.status = filters[(index + 1) % len(filters)]
+        self.reload(self.table.selected)
+
+    def action_manage(self) -> None:
+        user = self.table.selected
+        if user is None:
+            self.notify(t("tui.no_selection", self.lang))
+            return
+        menu = manage_menu(user, self.hwb.today, self.lang)
+
+        def chosen(choice: str | None) -> None:
+            if choice in ("deactivate", "activate"):
+                self.app.push_screen(ConfirmModal(user, choice, self.lang),
+                                     lambda yes: self._confirmed(bool(yes), choice, user))
+            elif choice == "extend":
+                self.app.push_screen(extend_menu(user, self.lang),
+                                     lambda lifetime: self._extend(user, lifetime))
+
+        self.app.push_screen(menu, chosen)
+
+    def _confirmed(self, yes: bool, action: str, user: User) -> None:
+        if yes:
+            self._change(action, user, None)
+        self.table.focus()
+
+    def _extend(self, user: User, lifetime: str | None) -> None:
+        if lifetime:
+            self._change("extend", user, lifetime)
+        self.table.focus()
+
+    def action_add(self) -> None:
+        if self.view not in ADD_VIEWS:
+            self.notify(t("tui.add_not_here", self.lang))
+            return
+        kind = "governor" if self.view == "governors" else None
+        self.app.push_screen(AddUserModal(self.hwb.store, self.hwb.actor, self.lang, kind,
+                                          self.hwb.today), self._added)
+
+    def _added(self, user: User | None) -> None:
+        self.table.focus()
+        if user is None:
+            return
+        self.notify(t("tui.done.add", self.lang, username=user.username))
+        if self.status not in ("active", "all"):
+            self.status = "active"
+        self.table.cache.clear()
+        self.reload(user)
+        self._count_expiring()
+
+    # ---- workers: every database call off the event loop -------------------------------------
+
+    @work(thread=True, group="change")
+    def _change(self, action: str, user: User, lifetime: str | None) -> None:
+        app = self.hwb
+        assert user.id is not None
+        try:
+            with app.store.write() as session:
+                if action == "deactivate":
+                    change = accounts.deactivate(
+                        session, app.actor, user.id, ite_informed=user.kind == "ite",
+                        expected_version=user.version)
+                elif action == "activate":
+                    change = accounts.activate(session, app.actor, user.id, today=app.today,
+                                               expected_version=user.version)
+                else:
+                    assert lifetime is not None
+                    change = accounts.extend(session, app.actor, user.id, lifetime,
+                                             today=app.today)
+        except HwbError as exc:
+            app.call_from_thread(self._change_failed, exc, user)
+            return
+        app.call_from_thread(self._changed, action, change.user)
+
+    def _changed(self, action: str, user: User) -> None:
+        params = {"username": user.username}
+        if action == "extend":
+            params["date"] = user.expires_on.isoformat() if user.expires_on else "?"
+        self.notify(t(f"tui.done.{action}", self.lang, **params))
+        self.table.replace_row(user)
+        self.table.recount()
+        self._count_expiring()
+
+    def _change_failed(self, exc: HwbError, user: User) -> None:
+        # A lost race or a rule: say so plainly, then show the user as they are now.
+        self.notify(exc.message(self.lang), severity="warning", timeout=10)
+        self._refresh_user(user)
+
+    @work(thread=True, group="refresh-user")
+    def _refresh_user(self, user: User) -> None:
+        app = self.hwb
+        assert user.id is not None
+        try:
+            with app.store.read() as session:
+                fresh = directory.get_user(session, app.actor, user.id)
+        except HwbError:
+            return
+        app.call_from_thread(self.table.replace_row, fresh)
+        app.call_from_thread(self.table.recount)
+
+    @work(thread=True, group="schools")
+    def _load_schools(self) -> None:
+        from sqlmodel import col, select
+
+        app = self.hwb
+        with app.store.read() as session:
+            stmt = select(School.dfes, School.name, School.name_cy)
+            if app.actor.schools is not None:
+                stmt = stmt.where(col(School.dfes).in_(sorted(app.actor.schools)))
+            names = {dfes: (name, name_cy) for dfes, name, name_cy in session.exec(stmt)}
+        app.call_from_thread(self._schools_loaded, names)
+
+    def _schools_loaded(self, names: dict[str, tuple[str, str]]) -> None:
+        self.school_names = names
+        self._show_details(self.table.selected)
+
+    @work(thread=True, exclusive=True, group="expiring")
+    def _count_expiring(self) -> None:
+        app = self.hwb
+        query = Query(view="non-mis", status="expiring", today=app.today)
+        with app.store.read() as session:
+            count = directory.count(session, app.actor, query)
+        app.call_from_thread(self._expiring_counted, count)
+
+    def _expiring_counted(self, count: int) -> None:
+        self._expiring = count
+        self._show_banner(count)
+

@@ -1,0 +1,97 @@
+"""Manage User: the menu of what may be done to the selected user, and the Extend lifetimes.
+
+Which items appear is decided by the core's rules (source, status, can_activate); the screen only
+lists them. Dismisses with the chosen action name, or None.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from hwb_tui.core.accounts import LIFETIMES, can_activate
+from hwb_tui.core.models import ACTIVE, User
+from hwb_tui.core.names import display_safe
+from hwb_tui.i18n import t
+from hwb_tui.tui.keys import localise_bindings
+
+
+def menu_items(user: User, today: date) -> list[str]:
+    """The Manage User items for `user` (SPEC §2): 'mis' is the disabled managed-by-MIS line."""
+    if user.source == "mis":
+        return ["mis"]
+    if user.status == ACTIVE:
+        return ["deactivate", "extend"]
+    if can_activate(user, today):
+        return ["activate"]
+    return []
+
+
+class ChoiceModal(ModalScreen[str | None]):
+    """A titled list of choices; enter chooses, escape goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "key.back", id="menu.back"),
+    ]
+
+    def __init__(self, title: str, user: User, choices: list[tuple[str, str, bool]],
+                 lang: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.user = user
+        self.choices = choices  # (id, label, enabled)
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="menu-box"):
+            yield Static(Text(self.title_text, style="bold"), classes="menu-title")
+            who = Text(display_safe(f"{self.user.surname}, {self.user.forename}"))
+            who.append("  " + display_safe(self.user.username), style="dim")
+            yield Static(who, classes="menu-user")
+            options = [Option(Text(label), id=ident, disabled=not enabled)
+                       for ident, label, enabled in self.choices]
+            yield OptionList(*options, id="menu-options")
+            yield Static(Text(t("tui.manage.hint", self.lang), style="dim"), classes="menu-hint")
+
+    def on_mount(self) -> None:
+        localise_bindings(self, self.lang)
+        options = self.query_one(OptionList)
+        options.focus()
+        for i, (_ident, _label, enabled) in enumerate(self.choices):
+            if enabled:
+                options.highlighted = i
+                break
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+def manage_menu(user: User, today: date, lang: str) -> ChoiceModal:
+    items = menu_items(user, today)
+    choices: list[tuple[str, str, bool]] = []
+    for item in items:
+        if item == "mis":
+            choices.append((item, t("tui.manage.mis", lang), False))
+        else:
+            choices.append((item, t(f"tui.manage.{item}", lang), True))
+    if not choices:
+        choices.append(("none", t("tui.manage.nothing", lang), False))
+    return ChoiceModal(t("tui.manage.title", lang), user, choices, lang)
+
+
+def extend_menu(user: User, lang: str) -> ChoiceModal:
+    choices = [(lifetime, t(f"tui.lifetime.{lifetime}", lang), True) for lifetime in LIFETIMES]
+    return ChoiceModal(t("tui.extend.title", lang), user, choices, lang)

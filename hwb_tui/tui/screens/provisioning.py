@@ -1,0 +1,203 @@
+"""The Provisioning view: runs newest first, stale schools flagged, a run's report on enter."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.syntax import Syntax
+from rich.text import Text
+from sqlalchemy import func
+from sqlmodel import col, select
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from hwb_tui.core.access import Actor
+from hwb_tui.core.db import Store
+from hwb_tui.core.errors import HwbError
+from hwb_tui.core.models import ProvisioningRun, School
+from hwb_tui.core.names import display_safe
+from hwb_tui.i18n import t
+from hwb_tui.tui.keys import localise_bindings
+
+if TYPE_CHECKING:
+    from hwb_tui.tui.app import HwbApp
+
+RUNS_SHOWN = 500  # newest runs listed: a night of a whole LA's schools and more
+STALE_AFTER = timedelta(days=7)
+SUCCESS = ("applied",)
+
+
+def read_runs(store: Store, actor: Actor, now: datetime) -> tuple[list[ProvisioningRun],
+                                                                   list[str]]:
+    """The newest runs in scope, and the schools in scope whose last successful run is stale."""
+    with store.read() as session:
+        stmt = select(ProvisioningRun)
+        last = (select(ProvisioningRun.school, func.max(ProvisioningRun.started_at))
+                .where(col(ProvisioningRun.outcome).in_(SUCCESS),
+                       col(ProvisioningRun.dry_run).is_(False))
+                .group_by(col(ProvisioningRun.school)))
+        schools = select(School.dfes)
+        if actor.schools is not None:
+            scope = sorted(actor.schools)
+            stmt = stmt.where(col(ProvisioningRun.school).in_(scope))
+            last = last.where(col(ProvisioningRun.school).in_(scope))
+            schools = schools.where(col(School.dfes).in_(scope))
+        runs = list(session.exec(
+            stmt.order_by(col(ProvisioningRun.started_at).desc(), col(ProvisioningRun.id).desc())
+            .limit(RUNS_SHOWN)).all())
+        last_success = {school: at for school, at in session.exec(last)}
+        # A school that has runs but no recent success is flagged; so is one whose runs all
+        # failed. Schools never provisioned at all are flagged only if they have any run.
+        run_schools = set(session.exec(select(ProvisioningRun.school).distinct()))
+        known = set(session.exec(schools))
+    stale = []
+    for school in sorted(run_schools & known):
+        at = last_success.get(school)
+        if at is None or _aware(at) < now - STALE_AFTER:
+            stale.append(school)
+    return runs, stale
+
+
+def _aware(stamp: datetime) -> datetime:
+    from datetime import UTC
+
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+class ProvisioningPane(Vertical):
+    """Shown by `p` in place of the user table."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "report", "key.report", id="prov.report"),
+    ]
+
+    def __init__(self, store: Store, actor: Actor, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.actor = actor
+        self.lang = "en"
+        self.runs: list[ProvisioningRun] = []
+        self.stale: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="prov-title")
+        yield Static(id="prov-stale")
+        yield DataTable(id="prov-runs", cursor_type="row", zebra_stripes=False)
+        yield Static(id="prov-legend")
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.query_one("#prov-title", Static).update(Text(t("tui.prov.title", lang),
+                                                          style="bold"))
+        self.query_one("#prov-legend", Static).update(Text(t("tui.prov.legend", lang),
+                                                           style="dim"))
+        self._fill()
+
+    def activate(self) -> None:
+        self.query_one(DataTable).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="prov-runs")
+    def _load(self) -> None:
+        app: HwbApp = self.app  # type: ignore[assignment]
+        try:
+            runs, stale = read_runs(self.store, self.actor, app.now())
+        except HwbError as exc:
+            self.app.call_from_thread(self.notify, exc.message(self.lang), severity="error")
+            return
+        self.app.call_from_thread(self._loaded, runs, stale)
+
+    def _loaded(self, runs: list[ProvisioningRun], stale: list[str]) -> None:
+        self.runs = runs
+        self.stale = stale
+        self._fill()
+
+    def _fill(self) -> None:
+        lang = self.lang
+        stale = self.query_one("#prov-stale", Static)
+        if self.stale:
+            shown = ", ".join(self.stale[:12]) + (" …" if len(self.stale) > 12 else "")
+            stale.update(Text("⚠ " + t("tui.prov.stale", lang, schools=shown), style="bold"))
+        else:
+            stale.update(Text(t("tui.prov.all_fresh", lang), style="dim"))
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        for key in ("when", "school", "format", "outcome", "counts"):
+            table.add_column(Text(t(f"tui.prov.col.{key}", lang)), key=key)
+        for run in self.runs:
+            when = _aware(run.started_at).strftime("%Y-%m-%d %H:%M")
+            outcome = run.outcome + (" *" if run.dry_run else "")
+            key = f"tui.prov.outcome.{run.outcome}"
+            try:
+                outcome = t(key, lang) + (" *" if run.dry_run else "")
+            except KeyError:
+                pass
+            counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
+            style = "bold" if run.school in self.stale else ""
+            table.add_row(Text(when), Text(run.school, style=style),
+                          Text(display_safe(run.format)), Text(display_safe(outcome)),
+                          Text(counts), key=str(run.id))
+        if not self.runs:
+            table.add_row(Text(t("tui.prov.none", lang)), Text(""), Text(""), Text(""), Text(""))
+        if self.runs and row:
+            table.move_cursor(row=min(row, len(self.runs) - 1))
+
+    def action_report(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row >= len(self.runs):
+            return
+        self.app.push_screen(RunReport(self.runs[table.cursor_row], self.lang))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_report()
+
+
+class RunReport(ModalScreen[None]):
+    """A run's report JSON, pretty-printed (the report is data: shown as text, never markup)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "key.close", id="report.close"),
+    ]
+
+    def __init__(self, run: ProvisioningRun, lang: str) -> None:
+        super().__init__()
+        self.run = run
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        run = self.run
+        title = t("tui.prov.report_title", self.lang, id=run.id, school=run.school,
+                  outcome=run.outcome)
+        with Vertical(id="report-box"):
+            yield Static(Text(title, style="bold"), id="report-title")
+            with VerticalScroll(id="report-body"):
+                if run.report:
+                    try:
+                        pretty = json.dumps(json.loads(run.report), indent=2, ensure_ascii=False)
+                    except ValueError:
+                        pretty = run.report
+                    yield Static(Syntax(display_safe_lines(pretty), "json", theme="ansi_dark",
+                                        word_wrap=True))
+                else:
+                    yield Static(Text(t("tui.prov.no_report", self.lang), style="dim"))
+
+    def on_mount(self) -> None:
+        localise_bindings(self, self.lang)
+        self.query_one("#report-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def display_safe_lines(text: str) -> str:
+    """Control characters removed from each line, the lines kept."""
+    return "\n".join(display_safe(line) for line in text.splitlines())
+

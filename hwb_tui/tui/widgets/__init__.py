@@ -1,0 +1,1 @@
+"""Widgets of the console: header bar, sidebar, virtual user table, details panel."""
