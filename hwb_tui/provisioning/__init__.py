@@ -1,0 +1,66 @@
+"""The provisioning client: MIS exports in, leavers out — per school, atomically and safely.
+
+Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning view both call it):
+
+    from hwb_tui.provisioning import ProvisionOptions, provision, report_as_dict
+
+    report = provision(store, [Path("6612001-learners.csv")], school=None,
+                       options=ProvisionOptions(dry_run=True), progress=callback)
+    report.exit_code            # worst school: 0 applied/planned, 1 rejected, 3 blocked, 4 database
+    for s in report.schools:    # SchoolResult, one per school
+        s.school, s.outcome     # applied | planned | rejected | blocked | failed | skipped
+        s.counts                # created, updated, moved, deactivated, activated, deferred,
+                                # not_in_export, invalid
+        s.errors                # ["file:line:field: reason", ...] (header = line 1)
+        s.message               # one line for the whole school, or None
+        s.deactivations         # [{"username", "reason", "leaving_date", "where"}, ...]
+        s.not_in_export         # usernames of active accounts the export does not list
+        s.notices               # late leavers of moved learners, stale moves, ...
+        s.limit                 # {"deactivations", "active", "maximum", "force", "blocked"}
+        s.run_id                # the ProvisioningRun row (None for dry runs)
+    report_as_dict(report)      # the --json report (plain JSON types)
+
+- `school=None`: each file name must begin with the school's DfES number
+  (`6612001-learners.csv`, `6612001_staff.csv`); otherwise every file belongs to `school`.
+  A file name without a DfES number, or a malformed `school`, raises core.errors.UsageError.
+- `progress(ProgressEvent)` is called as each school is read, planned, applied and done, with
+  bytes done/total over all files (for a progress bar).
+- Each school is applied in ONE transaction (`store.write()`); rejected (invalid input, unknown
+  school) and blocked (deactivation limit) runs change no account and no audit row, and are
+  recorded as a ProvisioningRun with that outcome in a separate small transaction. Dry runs are
+  not recorded. If the database becomes unavailable, that school is "failed" and the rest
+  "skipped" (exit 4).
+- Acts as core.access.system_actor(PROVISIONING_ACTOR); no operator record is needed.
+
+Modules: layouts (profiles as data), readers (bytes → records), plan (the rules), apply (the
+limit and batched writes), service (runs over many schools).
+"""
+
+from hwb_tui.provisioning.layouts import Profile, detect, profile_names, profiles
+from hwb_tui.provisioning.service import (
+    COUNTS,
+    FileSummary,
+    ProgressEvent,
+    ProvisionOptions,
+    ProvisionReport,
+    SchoolResult,
+    group_by_school,
+    provision,
+    report_as_dict,
+)
+
+__all__ = [
+    "COUNTS",
+    "FileSummary",
+    "Profile",
+    "ProgressEvent",
+    "ProvisionOptions",
+    "ProvisionReport",
+    "SchoolResult",
+    "detect",
+    "group_by_school",
+    "profile_names",
+    "profiles",
+    "provision",
+    "report_as_dict",
+]

@@ -1,0 +1,198 @@
+"""Apply a Plan in the caller's transaction: the deactivation limit, batched writes, the audit.
+
+Writes are batched (one INSERT … RETURNING for the new accounts, one executemany UPDATE per
+shape of change, one executemany INSERT for the audit) so a 2,000-row school takes a fraction
+of a second; the caller's `store.write()` block makes them one transaction, so a crash or a
+kill leaves the school exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlmodel import Session
+
+from hwb_tui.core.accounts import name_fields, username_key_of
+from hwb_tui.core.errors import ChangedMeanwhile
+from hwb_tui.core.models import ACTIVE, AuditEvent, User
+from hwb_tui.core.names import search_key, username_base, username_from
+from hwb_tui.provisioning.plan import Change, Plan
+
+LIMIT_SHARE = 0.20  # more than 20% of the school's active MIS accounts ...
+LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a higher maximum
+_RANGE_CHUNK = 100
+
+_USERS = User.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The deactivation limit as it applies to one run."""
+
+    deactivations: int
+    active: int
+    maximum: int | None  # --max-deactivations
+    force: bool
+
+    @property
+    def over_default(self) -> bool:
+        """More than 20% of the active MIS accounts, and more than 10."""
+        return self.deactivations > LIMIT_FLOOR and self.deactivations > self.active * LIMIT_SHARE
+
+    @property
+    def blocked(self) -> bool:
+        if self.force:
+            return False
+        if self.maximum is not None:
+            # an explicit maximum replaces the default rule, in both directions
+            return self.deactivations > self.maximum
+        return self.over_default
+
+
+def check_limit(plan: Plan, maximum: int | None, force: bool) -> Limit:
+    deactivations = sum(1 for c in plan.changes if c.action == "deactivate")
+    return Limit(deactivations, plan.active_mis, maximum, force)
+
+
+def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[str]:
+    """Usernames for new accounts, as core.accounts.allocate_username would give them one by
+    one (SurnameF, then SurnameF2, …), but reading the taken ones in a few queries."""
+    bases = [username_base(surname, forename) for surname, forename in names]
+    keys = sorted({search_key(b) for b in bases})
+    taken: dict[str, set[int]] = {k: set() for k in keys}
+    conn = session.connection()
+    column = _USERS.c.username_key
+    for i in range(0, len(keys), _RANGE_CHUNK):
+        chunk = keys[i:i + _RANGE_CHUNK]
+        clause = or_(*(and_(column >= k, column < k + "\uffff") for k in chunk))
+        for (found,) in conn.execute(select(column).where(clause)):
+            _note_taken(taken, found)
+    out: list[str] = []
+    for base in bases:
+        key = search_key(base)
+        numbers = taken[key]
+        n = 1
+        while n in numbers:
+            n += 1
+        numbers.add(n)
+        out.append(username_from(base, n))
+    return out
+
+
+def _note_taken(taken: dict[str, set[int]], found: str) -> None:
+    """Record `found` (a username key) against the base it belongs to, if any."""
+    if found in taken:
+        taken[found].add(1)
+        return
+    # strip the collision number: 'jonesf12' belongs to base 'jonesf'
+    stem = found.rstrip("0123456789")
+    if stem != found and stem in taken:
+        taken[stem].add(int(found[len(stem):]))
+
+
+def apply_plan(
+    session: Session, plan: Plan, *, run_id: int, actor: str, stamp: datetime
+) -> None:
+    """Write every change of `plan` and its audit events in `session`'s transaction."""
+    creates = [c for c in plan.changes if c.action == "create"]
+    others = [c for c in plan.changes if c.action != "create"]
+    audit_rows: list[dict[str, Any]] = []
+    if creates:
+        _create(session, plan.school, creates, stamp)
+    if others:
+        _update(session, others, actor, stamp)
+    for change in plan.changes:
+        detail: dict[str, Any] = {}
+        if change.fields:
+            detail["fields"] = list(change.fields)
+        if change.from_school:
+            detail["from_school"] = change.from_school
+            if change.values.get("status") == ACTIVE:
+                detail["activated"] = True
+        if change.action == "defer":
+            until = change.values["deferred_until"]
+            detail["deferred_until"] = until.isoformat()
+        audit_rows.append({
+            "at": stamp,
+            "actor": actor,
+            "action": change.action,
+            "user_id": change.user_id,
+            "school": plan.school,
+            "reason": change.reason,
+            "run_id": run_id,
+            "detail": json.dumps(detail, sort_keys=True) if detail else None,
+        })
+    if audit_rows:
+        session.connection().execute(insert(_AUDIT), audit_rows)
+
+
+def _create(session: Session, school: str, creates: list[Change], stamp: datetime) -> None:
+    records = [c.record for c in creates]
+    names = [(r.surname, r.forename) for r in records if r is not None]
+    usernames = allocate_usernames(session, names)
+    rows: list[dict[str, Any]] = []
+    for change, username in zip(creates, usernames, strict=True):
+        record = change.record
+        assert record is not None
+        learner = record.kind == "learner"
+        rows.append({
+            "username": username,
+            "username_key": username_key_of(username),
+            "kind": record.kind,
+            "source": "mis",
+            "school": school,
+            "upn": record.identity if learner else None,
+            "staff_code": None if learner else record.identity,
+            "year_group": record.year_group,
+            "reg_group": record.reg_group,
+            "admission_number": record.admission_number,
+            "admission_date": record.admission_date,
+            "leaving_date": record.leaving_date,
+            "role": record.role,
+            "status": ACTIVE,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "deferred_until": change.values.get("deferred_until"),
+            "version": 1,
+            **name_fields(record.surname, record.forename),
+        })
+    stmt = insert(_USERS).returning(_USERS.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, rows).scalars().all()
+    for change, username, new_id in zip(creates, usernames, ids, strict=True):
+        change.user_id = new_id
+        change.username = username
+        change.fields = ()
+
+
+def _update(session: Session, changes: list[Change], actor: str, stamp: datetime) -> None:
+    """One executemany UPDATE per set of columns; each row only if unchanged since planned."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for change in changes:
+        values = dict(change.values)
+        if change.action == "deactivate":
+            values["deactivated_at"] = stamp
+            values["deactivated_by"] = actor
+        values["updated_at"] = stamp
+        columns = tuple(sorted(values))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params["b_id"] = change.user_id
+        params["b_version"] = change.version
+        groups[columns].append(params)
+    conn = session.connection()
+    checked = conn.dialect.supports_sane_multi_rowcount
+    for columns, batch in groups.items():
+        stmt = (
+            update(_USERS)
+            .where(_USERS.c.id == bindparam("b_id"), _USERS.c.version == bindparam("b_version"))
+            .values({c: bindparam(f"v_{c}") for c in columns}, version=_USERS.c.version + 1)
+        )
+        result = conn.execute(stmt, batch)
+        if checked and result.rowcount != len(batch):
+            # another writer changed one of these accounts after we planned: roll back
+            raise ChangedMeanwhile(username="?", by="?")

@@ -1,0 +1,283 @@
+"""A school's roster compared with the store: the Plan of creates, updates, moves, leavers.
+
+The rules of SPEC §1 and §3 live here and nowhere else:
+- a learner is matched by UPN anywhere in Wales, a staff member by (school, staff code);
+- a record with a leaving date on or before the run's date is a leaver, deactivated;
+- summer rollover: a learner in Years 11–13 leaving on or after 1 June keeps access until
+  29 August of that year (the deactivation is deferred; the first run on or after then applies it);
+- a learner listed as current whose account is at another school moves here (activated again
+  if it had been deactivated); a leaving record for an account that has moved away is ignored;
+- a deactivated account listed again without a past leaving date is activated;
+- an active MIS account missing from the export is reported "not in export", never deactivated
+  (unless its deferred deactivation has fallen due).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlmodel import Session
+
+from hwb_tui.core.accounts import name_fields
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
+from hwb_tui.provisioning.readers import Record, Roster
+
+ROLLOVER_YEARS = (11, 12, 13)
+ROLLOVER_FROM = (6, 1)  # leaving on or after 1 June ...
+ROLLOVER_UNTIL = (8, 29)  # ... keeps access until 29 August
+ACTIONS = ("create", "update", "move", "deactivate", "activate", "defer")
+
+_T = User.__table__  # type: ignore[attr-defined]
+# The columns the planner reads; one query per school loads them all.
+_COLUMNS = (
+    "id", "username", "kind", "source", "school", "status", "upn", "staff_code", "surname",
+    "forename", "year_group", "reg_group", "admission_number", "admission_date",
+    "leaving_date", "role", "deferred_until", "purged_at", "version",
+)
+_SELECT = select(*(_T.c[name] for name in _COLUMNS))
+# The fields an export sets, per kind, in the order compared.
+LEARNER_FIELDS = ("surname", "forename", "year_group", "reg_group", "admission_number",
+                  "admission_date", "leaving_date")
+STAFF_FIELDS = ("surname", "forename", "role", "admission_date", "leaving_date")
+_UPN_CHUNK = 500
+
+
+@dataclass(slots=True)
+class Change:
+    """One account's change: its action and the columns to set (besides version and stamps)."""
+
+    action: str  # one of ACTIONS
+    record: Record | None
+    user_id: int | None = None
+    username: str | None = None
+    version: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()  # names of the export fields that changed (for the audit)
+    from_school: str | None = None
+    reason: str | None = None  # deactivate: leaver | leaver-deferred
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the run noticed and left alone (not in export, a late leaver, ...)."""
+
+    what: str  # not_in_export | moved_away | stale_move | leaver_no_account | purged
+    username: str | None = None
+    where: str | None = None  # file:line of the record, when there is one
+    other_school: str | None = None
+
+
+@dataclass
+class Plan:
+    """Everything one run would do to one school."""
+
+    school: str
+    as_of: date
+    active_mis: int = 0  # the school's active MIS accounts before the run
+    changes: list[Change] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    def of(self, action: str) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(ACTIONS, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        counts["not_in_export"] = sum(1 for n in self.notices if n.what == "not_in_export")
+        return counts
+
+
+def rollover_until(record: Record) -> date | None:
+    """29 August of the leaving year, for a Year 11–13 learner leaving from 1 June; else None."""
+    leaving = record.leaving_date
+    if record.kind != "learner" or leaving is None or record.year_group not in ROLLOVER_YEARS:
+        return None
+    start = date(leaving.year, *ROLLOVER_FROM)
+    until = date(leaving.year, *ROLLOVER_UNTIL)
+    if start <= leaving < until:
+        return until
+    return None
+
+
+def standing(record: Record, as_of: date) -> tuple[str, date | None]:
+    """('current', None), ('deferred', until) or ('leaver', None) on the run's date."""
+    leaving = record.leaving_date
+    if leaving is None or leaving > as_of:
+        return "current", None
+    until = rollover_until(record)
+    if until is not None and as_of < until:
+        return "deferred", until
+    return "leaver", None
+
+
+def load_school(session: Session, school: str) -> list[Row[Any]]:
+    """The school's MIS accounts, in one query."""
+    stmt = _SELECT.where(_T.c.school == school, _T.c.source == "mis")
+    return list(session.connection().execute(stmt).all())
+
+
+def load_upns(session: Session, upns: Sequence[str]) -> dict[str, Row[Any]]:
+    """Accounts anywhere holding these UPNs (learners who may be moving here)."""
+    found: dict[str, Row[Any]] = {}
+    conn = session.connection()
+    for i in range(0, len(upns), _UPN_CHUNK):
+        chunk = upns[i:i + _UPN_CHUNK]
+        for row in conn.execute(_SELECT.where(_T.c.upn.in_(chunk))):
+            found[row.upn] = row
+    return found
+
+
+def make_plan(session: Session, school: str, roster: Roster, as_of: date) -> Plan:
+    """Compare `roster` with the store as `session` sees it; the store is not changed."""
+    plan = Plan(school=school, as_of=as_of)
+    rows = load_school(session, school)
+    plan.active_mis = sum(1 for r in rows if r.status == ACTIVE)
+    by_upn: dict[str, Row[Any]] = {}
+    by_code: dict[str, Row[Any]] = {}
+    for row in rows:
+        if row.kind == "learner" and row.upn:
+            by_upn[row.upn] = row
+        elif row.kind == "staff" and row.staff_code:
+            by_code[row.staff_code] = row
+    elsewhere = load_upns(session, [u for u in roster.learners if u not in by_upn])
+    for upn, record in roster.learners.items():
+        mine = by_upn.get(upn)
+        if mine is not None:
+            _here(plan, record, mine, LEARNER_FIELDS)
+        else:
+            _arriving(plan, record, elsewhere.get(upn))
+    for code, record in roster.staff.items():
+        mine = by_code.get(code)
+        if mine is not None:
+            _here(plan, record, mine, STAFF_FIELDS)
+        else:
+            _arriving(plan, record, None)
+    _unlisted(plan, rows, roster)
+    return plan
+
+
+def _wanted(record: Record, names: Iterable[str]) -> tuple[Any, ...]:
+    return tuple(getattr(record, n) for n in names)
+
+
+def _field_changes(record: Record, row: Row[Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The export's fields that differ from the account, as column values to set."""
+    wanted = _wanted(record, names)
+    have = tuple(getattr(row, n) for n in names)
+    if wanted == have:
+        return {}
+    values: dict[str, Any] = {}
+    for name, new, old in zip(names, wanted, have, strict=True):
+        if new != old:
+            values[name] = new
+    if "surname" in values or "forename" in values:
+        # derived search and sort keys follow the name; the username never does
+        values.update(name_fields(record.surname, record.forename))
+    return values
+
+
+def _changed_names(values: dict[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if n in values)
+
+
+def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> None:
+    """A record whose account is already at this school."""
+    if row.purged_at is not None:
+        plan.notices.append(Notice("purged", row.username, record.where))
+        return
+    values = _field_changes(record, row, names)
+    changed = _changed_names(values, names)
+    state, until = standing(record, plan.as_of)
+    action: str | None = None
+    reason = None
+    if state == "current":
+        if row.deferred_until is not None:
+            values["deferred_until"] = None
+        if row.status == DEACTIVATED:
+            action = "activate"
+            values.update(_ACTIVATE)
+    elif state == "deferred":
+        if row.status == ACTIVE and row.deferred_until != until:
+            action = "defer"
+            values["deferred_until"] = until
+    elif row.status == ACTIVE:  # a leaver
+        action = "deactivate"
+        reason = "leaver"
+        values.update(_DEACTIVATE)
+        values["deactivation_reason"] = reason
+    if action is None:
+        if not values:
+            return
+        action = "update"
+    plan.changes.append(Change(action, record, row.id, row.username, row.version, values,
+                               changed, reason=reason))
+
+
+def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
+    """A record with no account at this school: a new account, or a learner moving here."""
+    state, until = standing(record, plan.as_of)
+    if row is None:
+        if state == "leaver":
+            plan.notices.append(Notice("leaver_no_account", None, record.where))
+            return
+        plan.changes.append(Change("create", record, values={"deferred_until": until}))
+        return
+    if row.purged_at is not None or row.source != "mis" or row.kind != "learner":
+        plan.notices.append(Notice("purged" if row.purged_at else "upn_taken", row.username,
+                                   record.where, row.school))
+        return
+    if state != "current":
+        # A late leaving record: the account has moved to another school and is theirs now.
+        plan.notices.append(Notice("moved_away", row.username, record.where, row.school))
+        return
+    if (record.admission_date is not None and row.admission_date is not None
+            and record.admission_date < row.admission_date):
+        # This school lists the learner, but the other school admitted them more recently:
+        # the record here is stale. Moving back would undo the real move.
+        plan.notices.append(Notice("stale_move", row.username, record.where, row.school))
+        return
+    values = _field_changes(record, row, LEARNER_FIELDS)
+    changed = _changed_names(values, LEARNER_FIELDS)
+    values["school"] = plan.school
+    values["deferred_until"] = None
+    if row.status == DEACTIVATED:
+        values.update(_ACTIVATE)
+    plan.changes.append(Change("move", record, row.id, row.username, row.version, values,
+                               changed, from_school=row.school))
+
+
+def _unlisted(plan: Plan, rows: list[Row[Any]], roster: Roster) -> None:
+    """Active accounts of the kinds these files cover that the files do not list."""
+    kinds = roster.kinds
+    for row in rows:
+        if row.status != ACTIVE or row.kind not in kinds:
+            continue
+        if row.kind == "learner":
+            if row.upn in roster.learners:
+                continue
+        elif row.staff_code in roster.staff:
+            continue
+        if row.deferred_until is not None and row.deferred_until <= plan.as_of:
+            # the summer rollover's deferred deactivation falls due even if the MIS has
+            # already dropped the leaver from its export
+            values = dict(_DEACTIVATE)
+            values["deactivation_reason"] = "leaver-deferred"
+            plan.changes.append(Change("deactivate", None, row.id, row.username, row.version,
+                                       values, reason="leaver-deferred"))
+            continue
+        plan.notices.append(Notice("not_in_export", row.username))
+
+
+_ACTIVATE: dict[str, Any] = {
+    "status": ACTIVE,
+    "deactivated_at": None,
+    "deactivated_by": None,
+    "deactivation_reason": None,
+}
+# deactivated_at and deactivated_by are stamped by apply, in the transaction.
+_DEACTIVATE: dict[str, Any] = {"status": DEACTIVATED, "deferred_until": None}

@@ -1,0 +1,332 @@
+"""One provisioning run over many files and schools: read, plan, check, apply, record, report.
+
+Each school's files are applied together in that school's own transaction; a school whose input
+is rejected or whose run the deactivation limit blocks changes nothing, and its run is recorded
+(with that outcome) in a separate small transaction so the console can show the failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hwb_tui.core import clock
+from hwb_tui.core.access import PROVISIONING_ACTOR, system_actor
+from hwb_tui.core.db import Store
+from hwb_tui.core.errors import DatabaseUnavailable, HwbError, UsageError
+from hwb_tui.core.models import ProvisioningRun, School
+from hwb_tui.i18n import t
+from hwb_tui.provisioning.apply import Limit, apply_plan, check_limit
+from hwb_tui.provisioning.plan import Plan, make_plan
+from hwb_tui.provisioning.readers import Roster, combine, read_export
+
+_DFES_AT_START = re.compile(r"^(\d{7})(?!\d)")
+_DFES = re.compile(r"^\d{7}$")
+# exit status per outcome (SPEC §3); the command's status is the worst of its schools
+EXIT = {"applied": 0, "planned": 0, "rejected": 1, "blocked": 3, "failed": 4, "skipped": 4}
+COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
+          "not_in_export", "invalid")
+_COUNT_OF_ACTION = {"create": "created", "update": "updated", "move": "moved",
+                    "deactivate": "deactivated", "activate": "activated", "defer": "deferred"}
+STORED_ERRORS = 1000  # a run record keeps this many error lines; the command prints them all
+
+
+@dataclass(frozen=True)
+class ProvisionOptions:
+    """The options of `hwb-tui provision` (and of the console's preview and apply)."""
+
+    format: str = "auto"
+    as_of: date | None = None  # the run's date; None = today
+    dry_run: bool = False
+    max_deactivations: int | None = None
+    force: bool = False
+    skip_invalid: bool = False
+    language: str | None = None  # language of the reasons in the report; None = current
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Where a run has got to, for a progress bar: stage is read, plan, apply or done."""
+
+    school: str
+    stage: str
+    schools_done: int
+    schools_total: int
+    bytes_done: int
+    bytes_total: int
+    changes: int = 0
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FileSummary:
+    name: str
+    sha256: str
+    format: str | None
+    rows: int
+    size: int
+
+
+@dataclass
+class SchoolResult:
+    """What the run did (or would do, or refused to do) for one school."""
+
+    school: str
+    outcome: str  # applied | planned | rejected | blocked | failed | skipped
+    files: list[FileSummary] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    errors: list[str] = field(default_factory=list)  # file:line:field: reason
+    message: str | None = None  # a reason for the whole school (unknown school, database, …)
+    deactivations: list[dict[str, Any]] = field(default_factory=list)
+    not_in_export: list[str] = field(default_factory=list)  # usernames
+    notices: list[dict[str, Any]] = field(default_factory=list)  # late leavers and the like
+    limit: dict[str, Any] | None = None
+    run_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.outcome]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["exit_code"] = self.exit_code
+        return data
+
+
+@dataclass
+class ProvisionReport:
+    """The whole command's report: every school, and the worst exit status."""
+
+    as_of: date
+    dry_run: bool
+    schools: list[SchoolResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((s.exit_code for s in self.schools), default=0)
+
+
+def report_as_dict(report: ProvisionReport) -> dict[str, Any]:
+    """The machine-readable report (`--json`): plain JSON types only."""
+    return {
+        "as_of": report.as_of.isoformat(),
+        "dry_run": report.dry_run,
+        "exit_code": report.exit_code,
+        "schools": [s.as_dict() for s in report.schools],
+    }
+
+
+def group_by_school(files: list[Path], school: str | None) -> dict[str, list[Path]]:
+    """Files per school: all for --school, else by the DfES number each file name begins with."""
+    if school is not None:
+        if not _DFES.match(school):
+            raise UsageError(detail=t("provisioning.bad_dfes", dfes=school))
+        return {school: list(files)}
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        match = _DFES_AT_START.match(path.name)
+        if match is None:
+            raise UsageError(detail=t("provisioning.no_school_in_name", file=str(path)))
+        groups.setdefault(match.group(1), []).append(path)
+    return dict(sorted(groups.items()))
+
+
+def provision(
+    store: Store,
+    files: list[Path],
+    school: str | None,
+    options: ProvisionOptions,
+    progress: Progress | None = None,
+) -> ProvisionReport:
+    """Provision every school the files cover; see the package docstring."""
+    if not files:
+        raise UsageError(detail=t("provisioning.no_files"))
+    groups = group_by_school(files, school)
+    as_of = options.as_of or clock.now().date()
+    report = ProvisionReport(as_of=as_of, dry_run=options.dry_run)
+    total = sum(_size(p) for paths in groups.values() for p in paths)
+    done = 0
+    unavailable: DatabaseUnavailable | None = None
+    for index, (dfes, paths) in enumerate(groups.items()):
+        size = sum(_size(p) for p in paths)
+        if unavailable is not None:
+            result = SchoolResult(dfes, "skipped", message=unavailable.message(options.language))
+        else:
+            tick = _ticker(progress, dfes, index, len(groups), done, total)
+            try:
+                result = _school(store, dfes, paths, options, as_of, tick)
+            except DatabaseUnavailable as exc:
+                unavailable = exc
+                result = SchoolResult(dfes, "failed", message=exc.message(options.language))
+        done += size
+        report.schools.append(result)
+        if progress is not None:
+            progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
+    return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _ticker(
+    progress: Progress | None, school: str, index: int, total_schools: int, done: int,
+    total: int,
+) -> Callable[[str, int], None]:
+    def tick(stage: str, changes: int = 0) -> None:
+        if progress is not None:
+            progress(ProgressEvent(school, stage, index, total_schools, done, total, changes))
+
+    return tick
+
+
+class _Blocked(Exception):
+    """Raised inside the write transaction to roll it back when the limit blocks the run."""
+
+    def __init__(self, plan: Plan, limit: Limit) -> None:
+        self.plan = plan
+        self.limit = limit
+
+
+def _school(
+    store: Store,
+    dfes: str,
+    paths: list[Path],
+    options: ProvisionOptions,
+    as_of: date,
+    tick: Callable[[str, int], None],
+) -> SchoolResult:
+    lang = options.language
+    tick("read", 0)
+    exports = [read_export(p, options.format) for p in paths]
+    roster = combine(exports)
+    result = SchoolResult(dfes, "rejected")
+    result.files = [FileSummary(e.name, e.sha256, e.profile, e.rows, e.size) for e in exports]
+    result.errors = [e.render(lang) for e in roster.errors]
+    result.counts["invalid"] = len({(e.file, e.line) for e in roster.errors})
+    started = clock.now()
+    with store.read() as session:
+        known = session.get(School, dfes) is not None
+    if not known:
+        result.message = t("error.school_not_found", lang, dfes=dfes)
+    if not known or roster.fatal or (roster.errors and not options.skip_invalid):
+        if roster.errors and not roster.fatal and known:
+            result.message = t("provisioning.rejected_invalid", lang,
+                               count=result.counts["invalid"])
+        elif roster.fatal and known:
+            result.message = t("provisioning.rejected_unreadable", lang)
+        if not options.dry_run:
+            _record_failure(store, result, options, as_of, started)
+        return result
+    tick("plan", 0)
+    if options.dry_run:
+        with store.read() as session:
+            plan = make_plan(session, dfes, roster, as_of)
+        limit = check_limit(plan, options.max_deactivations, options.force)
+        _fill(result, plan, limit, roster)
+        result.outcome = "planned"
+        return result
+    actor = system_actor(PROVISIONING_ACTOR).login
+    try:
+        with store.write() as session:
+            run = _run_row(result, options, as_of, started, "applying")
+            session.add(run)
+            session.flush()
+            plan = make_plan(session, dfes, roster, as_of)
+            limit = check_limit(plan, options.max_deactivations, options.force)
+            if limit.blocked:
+                raise _Blocked(plan, limit)
+            tick("apply", len(plan.changes))
+            apply_plan(session, plan, run_id=run.id or 0, actor=actor, stamp=clock.now())
+            result.outcome = "applied"
+            result.run_id = run.id
+            _fill(result, plan, limit, roster)
+            _finish_row(run, result)
+    except _Blocked as blocked:
+        _fill(result, blocked.plan, blocked.limit, roster)
+        result.outcome = "blocked"
+        result.message = t("provisioning.blocked", lang, count=blocked.limit.deactivations,
+                           active=blocked.limit.active)
+        _record_failure(store, result, options, as_of, started)
+    except HwbError as exc:
+        if isinstance(exc, DatabaseUnavailable):
+            raise
+        result.outcome = "failed"
+        result.message = exc.message(lang)
+        _record_failure(store, result, options, as_of, started)
+    return result
+
+
+def _fill(result: SchoolResult, plan: Plan, limit: Limit, roster: Roster) -> None:
+    """Counts, deactivations and notices of `plan` into `result`."""
+    for change in plan.changes:
+        result.counts[_COUNT_OF_ACTION[change.action]] += 1
+        if change.action == "deactivate":
+            record = change.record
+            result.deactivations.append({
+                "username": change.username,
+                "reason": change.reason,
+                "leaving_date": record.leaving_date.isoformat()
+                if record is not None and record.leaving_date else None,
+                "where": record.where if record is not None else None,
+            })
+    for notice in plan.notices:
+        if notice.what == "not_in_export":
+            result.not_in_export.append(notice.username or "")
+        else:
+            result.notices.append({"what": notice.what, "username": notice.username,
+                                   "where": notice.where, "other_school": notice.other_school})
+    result.counts["not_in_export"] = len(result.not_in_export)
+    result.limit = {"deactivations": limit.deactivations, "active": limit.active,
+                    "maximum": limit.maximum, "force": limit.force, "blocked": limit.blocked}
+
+
+def _run_row(
+    result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any, outcome: str
+) -> ProvisioningRun:
+    formats = sorted({f.format for f in result.files if f.format})
+    return ProvisioningRun(
+        started_at=started,
+        school=result.school,
+        actor=PROVISIONING_ACTOR,
+        files=json.dumps([f.name for f in result.files], ensure_ascii=False),
+        sha256=json.dumps([f.sha256 for f in result.files]),
+        format=",".join(formats) or options.format,
+        as_of=as_of,
+        dry_run=options.dry_run,
+        outcome=outcome,
+    )
+
+
+def _finish_row(run: ProvisioningRun, result: SchoolResult) -> None:
+    run.outcome = result.outcome
+    run.finished_at = clock.now()
+    for name in COUNTS:
+        setattr(run, name, result.counts[name])
+    stored = result.as_dict()
+    if len(result.errors) > STORED_ERRORS:
+        stored["errors"] = result.errors[:STORED_ERRORS]
+        stored["errors_total"] = len(result.errors)
+    run.report = json.dumps(stored, ensure_ascii=False, sort_keys=True)
+
+
+def _record_failure(
+    store: Store, result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any
+) -> None:
+    """A rejected or blocked run, recorded on its own: accounts and audit are untouched."""
+    with store.write() as session:
+        run = _run_row(result, options, as_of, started, result.outcome)
+        _finish_row(run, result)
+        session.add(run)
+        session.flush()
+        result.run_id = run.id
