@@ -190,7 +190,8 @@ def _update(session: Session, changes: list[Change], actor: str, stamp: datetime
         stmt = (
             update(_USERS)
             .where(_USERS.c.id == bindparam("b_id"), _USERS.c.version == bindparam("b_version"))
-            .values({c: bindparam(f"v_{c}") for c in columns}, version=_USERS.c.version + 1)
+            .values({**{c: bindparam(f"v_{c}") for c in columns},
+                     "version": _USERS.c.version + 1})
         )
         result = conn.execute(stmt, batch)
         if checked and result.rowcount != len(batch):

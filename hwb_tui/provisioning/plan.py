@@ -165,24 +165,23 @@ def _wanted(record: Record, names: Iterable[str]) -> tuple[Any, ...]:
     return tuple(getattr(record, n) for n in names)
 
 
-def _field_changes(record: Record, row: Row[Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The export's fields that differ from the account, as column values to set."""
+def _field_changes(
+    record: Record, row: Row[Any], names: tuple[str, ...]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The column values to set for the export's fields that differ, and those fields' names."""
     wanted = _wanted(record, names)
     have = tuple(getattr(row, n) for n in names)
     if wanted == have:
-        return {}
+        return {}, ()
     values: dict[str, Any] = {}
     for name, new, old in zip(names, wanted, have, strict=True):
         if new != old:
             values[name] = new
+    changed = tuple(values)
     if "surname" in values or "forename" in values:
         # derived search and sort keys follow the name; the username never does
         values.update(name_fields(record.surname, record.forename))
-    return values
-
-
-def _changed_names(values: dict[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(n for n in names if n in values)
+    return values, changed
 
 
 def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> None:
@@ -190,8 +189,7 @@ def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> 
     if row.purged_at is not None:
         plan.notices.append(Notice("purged", row.username, record.where))
         return
-    values = _field_changes(record, row, names)
-    changed = _changed_names(values, names)
+    values, changed = _field_changes(record, row, names)
     state, until = standing(record, plan.as_of)
     action: str | None = None
     reason = None
@@ -241,8 +239,7 @@ def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
         # the record here is stale. Moving back would undo the real move.
         plan.notices.append(Notice("stale_move", row.username, record.where, row.school))
         return
-    values = _field_changes(record, row, LEARNER_FIELDS)
-    changed = _changed_names(values, LEARNER_FIELDS)
+    values, changed = _field_changes(record, row, LEARNER_FIELDS)
     values["school"] = plan.school
     values["deferred_until"] = None
     if row.status == DEACTIVATED:
