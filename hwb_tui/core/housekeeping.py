@@ -22,23 +22,26 @@ and the operator's change wins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import HOUSEKEEPING_ACTOR
-from hwb_tui.core.accounts import REACTIVATION_MONTHS, audit, username_key_of
-from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
+from hwb_tui.core.accounts import REACTIVATION_MONTHS, username_key_of
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, User
 from hwb_tui.core.names import USERNAME_DOMAIN
 
 EXPIRED_REASON = "expired"
 # Purged rows keep their place in the directory but sort after every real name ("~" is above
 # every letter and digit in both the English and the Welsh sort keys).
 PURGED_SORT_KEY = "~"
+_USERS: Table = User.__table__  # type: ignore[attr-defined]
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -102,24 +105,23 @@ def expire(session: Session, as_of: date) -> list[Account]:
     Idempotent: a deactivated account is no longer a candidate, so a second run finds nothing.
     Returns the accounts this run deactivated (not those an operator changed meanwhile).
     """
+    stamp = clock.now()
+    # The expiry is re-checked in the UPDATE: an extension committed since we read the row
+    # changes its version (and its expiry), and then the extension wins.
+    writer = _ConditionalUpdate(
+        session, ACTIVE,
+        ("status", "deactivated_at", "deactivated_by", "deactivation_reason", "updated_at"),
+        _USERS.c.expires_on < as_of,
+    )
     done: list[Account] = []
     for user in expired(session, as_of):
-        stamp = clock.now()
-        values: dict[str, Any] = {
-            "status": DEACTIVATED,
-            "deactivated_at": stamp,
-            "deactivated_by": HOUSEKEEPING_ACTOR,
-            "deactivation_reason": EXPIRED_REASON,
-            "updated_at": stamp,
-        }
-        # The expiry is re-checked in the UPDATE: an extension committed since we read the row
-        # changes its version (and its expiry), and then the extension wins.
-        if not _bump(session, user, ACTIVE, values, col(User.expires_on) < as_of):
-            continue
-        audit(session, HOUSEKEEPING_ACTOR, "deactivate", user, reason=EXPIRED_REASON, at=stamp,
-              detail={"as_of": as_of.isoformat(), "expires_on": _iso(user.expires_on)})
-        session.refresh(user)
-        done.append(Account.of(user))
+        values = {"status": DEACTIVATED, "deactivated_at": stamp,
+                  "deactivated_by": HOUSEKEEPING_ACTOR, "deactivation_reason": EXPIRED_REASON,
+                  "updated_at": stamp}
+        detail = {"as_of": as_of.isoformat(), "expires_on": _iso(user.expires_on)}
+        if writer.apply(user, values, "deactivate", stamp, reason=EXPIRED_REASON, detail=detail):
+            done.append(replace(Account.of(user), deactivated_at=stamp))
+    writer.finish()
     return done
 
 
@@ -144,51 +146,77 @@ def purge(session: Session, as_of: date, limit: int | None = None) -> list[Accou
     write lock for long; calling again until it returns nothing finishes the job.
     Returns the purged accounts as they are now (tombstoned usernames: no personal data).
     """
+    stamp = clock.now()
+    writer = _ConditionalUpdate(
+        session, DEACTIVATED, tuple(_PURGED_VALUES) + ("username", "username_key", "purged_at",
+                                                       "updated_at"),
+        _USERS.c.purged_at.is_(None), _USERS.c.deactivated_at < purge_cutoff(as_of),
+    )
     done: list[Account] = []
-    cutoff = purge_cutoff(as_of)
     for user in due_for_purge(session, as_of, limit):
         assert user.id is not None
-        stamp = clock.now()
-        values: dict[str, Any] = {
-            "username": tombstone_username(user.id),
-            "username_key": username_key_of(tombstone_username(user.id)),
-            "surname": "",
-            "forename": "",
-            "surname_key": "",
-            "forename_key": "",
-            "sort_en": PURGED_SORT_KEY,
-            "sort_cy": PURGED_SORT_KEY,
-            "upn": None,
-            "staff_code": None,
-            "year_group": None,
-            "reg_group": None,
-            "admission_number": None,
-            "admission_date": None,
-            "leaving_date": None,
-            "role": None,
-            "purged_at": stamp,
-            "updated_at": stamp,
-        }
-        if not _bump(session, user, DEACTIVATED, values, col(User.purged_at).is_(None),
-                     col(User.deactivated_at) < cutoff):
-            continue
-        audit(session, HOUSEKEEPING_ACTOR, "purge", user, at=stamp,
-              detail={"as_of": as_of.isoformat()})
-        session.refresh(user)
-        done.append(Account.of(user))
+        tombstone = tombstone_username(user.id)
+        values = {**_PURGED_VALUES, "username": tombstone,
+                  "username_key": username_key_of(tombstone), "purged_at": stamp,
+                  "updated_at": stamp}
+        if writer.apply(user, values, "purge", stamp, detail={"as_of": as_of.isoformat()}):
+            done.append(replace(Account.of(user), username=tombstone))
+    writer.finish()
     return done
 
 
-def _bump(session: Session, user: User, expected_status: str, values: dict[str, Any],
-          *conditions: Any) -> bool:
-    """Apply `values` only if the row is as we read it and still meets `conditions`."""
-    result = session.execute(
-        update(User)
-        .where(col(User.id) == user.id, col(User.status) == expected_status,
-               col(User.version) == user.version, *conditions)
-        .values(version=User.version + 1, **values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+# What a purge leaves in place of personal data (the username is per row: see purge).
+_PURGED_VALUES: dict[str, Any] = {
+    "surname": "", "forename": "", "surname_key": "", "forename_key": "",
+    "sort_en": PURGED_SORT_KEY, "sort_cy": PURGED_SORT_KEY,
+    "upn": None, "staff_code": None, "year_group": None, "reg_group": None,
+    "admission_number": None, "admission_date": None, "leaving_date": None, "role": None,
+}
+
+
+class _ConditionalUpdate:
+    """One UPDATE per account, applied only if the row is as we read it (status, version) and
+    still meets `conditions`; the audit events go in at the end with one multi-row INSERT.
+
+    Core statements, compiled once, rather than ORM updates: these runs can touch tens of
+    thousands of accounts (a summer's leavers reach the purge window together), and the ORM's
+    per-statement work and session synchronisation made that minutes instead of seconds. The
+    objects changed are expired at the end, so the session reads them again if asked.
+    """
+
+    def __init__(self, session: Session, expected_status: str, columns: tuple[str, ...],
+                 *conditions: ColumnElement[bool]) -> None:
+        self.session = session
+        self.connection = session.connection()
+        self.statement = (
+            update(_USERS)
+            .where(_USERS.c.id == bindparam("b_id"), _USERS.c.status == expected_status,
+                   _USERS.c.version == bindparam("b_version"), *conditions)
+            .values({**{c: bindparam(f"v_{c}") for c in columns},
+                     "version": _USERS.c.version + 1})
+        )
+        self.events: list[dict[str, Any]] = []
+        self.changed: list[User] = []
+
+    def apply(self, user: User, values: dict[str, Any], action: str, stamp: datetime, *,
+              reason: str | None = None, detail: dict[str, Any] | None = None) -> bool:
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(b_id=user.id, b_version=user.version)
+        if not self.connection.execute(self.statement, params).rowcount:
+            return False
+        self.events.append({
+            "at": stamp, "actor": HOUSEKEEPING_ACTOR, "action": action, "user_id": user.id,
+            "school": user.school, "reason": reason, "run_id": None,
+            "detail": json.dumps(detail, sort_keys=True) if detail else None,
+        })
+        self.changed.append(user)
+        return True
+
+    def finish(self) -> None:
+        if self.events:
+            self.connection.execute(insert(_AUDIT), self.events)
+        for user in self.changed:
+            self.session.expire(user)
 
 
 def _iso(day: date | None) -> str | None:
