@@ -52,6 +52,7 @@ def seed(store: Store) -> Iterator[Seed]:
         add("evans", "Evans", "Dafydd", expires_on=date(2027, 8, 31))
         add("williams", "Williams", "Ann", expires_on=date(2027, 8, 31))
         add("llewelyn", "Llewelyn", "Gwen", expires_on=date(2027, 8, 31))
+        add("lyons", "Lyons", "Ann", expires_on=date(2027, 8, 31))
         add("lloyd", "Lloyd", "Huw", expires_on=date(2026, 12, 20))  # expiring within 8 weeks
         add("morgan", "Morgan", "Rhys", status=DEACTIVATED,
             deactivated_at=datetime(2026, 6, 1, 10, 0, tzinfo=UTC))

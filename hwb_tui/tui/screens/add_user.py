@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from hwb_tui.core import accounts
 from hwb_tui.core.access import Actor
@@ -70,6 +70,7 @@ class AddUserModal(ModalScreen[User | None]):
                 yield Button(t("tui.add.save", lang), id="add-save", variant="primary")
                 yield Button(t("tui.confirm.cancel", lang), id="add-cancel")
             yield Static(Text(t("tui.add.hint", lang), style="dim"), id="add-hint")
+        yield Footer()
 
     def on_mount(self) -> None:
         localise_bindings(self, self.lang)

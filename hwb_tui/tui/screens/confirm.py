@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Static
+from textual.widgets import Button, Checkbox, Footer, Static
 
 from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
@@ -50,6 +50,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(t("tui.confirm.yes", lang), id="yes", variant="error",
                              disabled=self.needs_statement)
                 yield Button(t("tui.confirm.cancel", lang), id="cancel", variant="primary")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
@@ -55,6 +55,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(t("tui.help.title", self.lang), style="bold"), id="help-title")
             yield Static(table)
             yield Static(Text(t("tui.help.close", self.lang), style="dim"), id="help-close")
+        yield Footer()
 
     def on_mount(self) -> None:
         localise_bindings(self, self.lang)

@@ -42,8 +42,11 @@ class MainScreen(Screen[None]):
         Binding("l", "view('mis')", "key.mis", show=False, id="main.mis"),
         Binding("p", "view('provisioning')", "key.provisioning", show=False,
                 id="main.provisioning"),
-        Binding("slash", "search", "key.search", key_display="/", id="main.search"),
-        Binding("enter", "to_table", "key.to_table", id="main.to_table"),
+        # Priority: acted on as the key arrives, so keys that arrive with it in one burst (a slow
+        # SSH link) already go to the search field or the table, not to the old focus.
+        Binding("slash", "search", "key.search", key_display="/", priority=True,
+                id="main.search"),
+        Binding("enter", "to_table", "key.to_table", priority=True, id="main.to_table"),
         Binding("m", "manage", "key.manage", id="main.manage"),
         Binding("f", "filter", "key.filter", id="main.filter"),
         Binding("a", "add", "key.add", id="main.add"),
@@ -96,6 +99,7 @@ class MainScreen(Screen[None]):
         self.query_one("#banner").display = False
         self.apply_language()
         self.table.focus()
+        self.reload()
         self._load_schools()
         self._count_expiring()
 
@@ -161,7 +165,7 @@ class MainScreen(Screen[None]):
 
     @on(UserTable.ViewDetails)
     def _view_details(self) -> None:
-        self.details.focus()
+        self.set_focus(self.details)
 
     @on(Input.Changed, "#search")
     def _search_changed(self) -> None:
@@ -169,7 +173,7 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     @on(Sidebar.Chosen)
     def _sidebar_chosen(self, event: Sidebar.Chosen) -> None:
@@ -182,6 +186,8 @@ class MainScreen(Screen[None]):
         typing = isinstance(focused, Input)
         if action == "to_table":
             return typing
+        if action == "search":
+            return not typing and self.view in USER_VIEWS
         if typing and action not in ("back",):
             return False  # the key types into the search field
         in_users = self.view in USER_VIEWS
@@ -212,15 +218,17 @@ class MainScreen(Screen[None]):
             self.table.focus()
         self.refresh_bindings()
 
+    # Focus moves at once (Screen.set_focus), not later (Widget.focus): over a slow SSH link
+    # "/" and the letters after it arrive together, and the letters must land in the field.
     def action_search(self) -> None:
         if self.view in USER_VIEWS:
-            self.query_one("#search", Input).focus()
+            self.set_focus(self.query_one("#search", Input))
 
     def action_to_table(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_back(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_filter(self) -> None:
         filters = BASE_FILTERS + (("expiring",) if self.view in ADD_VIEWS else ())

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from hwb_tui.core.accounts import LIFETIMES, can_activate
@@ -61,6 +61,7 @@ class ChoiceModal(ModalScreen[str | None]):
                        for ident, label, enabled in self.choices]
             yield OptionList(*options, id="menu-options")
             yield Static(Text(t("tui.manage.hint", self.lang), style="dim"), classes="menu-hint")
+        yield Footer()
 
     def on_mount(self) -> None:
         localise_bindings(self, self.lang)

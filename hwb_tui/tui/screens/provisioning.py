@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
@@ -188,6 +188,7 @@ class RunReport(ModalScreen[None]):
                                         word_wrap=True))
                 else:
                     yield Static(Text(t("tui.prov.no_report", self.lang), style="dim"))
+        yield Footer()
 
     def on_mount(self) -> None:
         localise_bindings(self, self.lang)

@@ -29,13 +29,15 @@ from hwb_tui.core.db import Store
 from hwb_tui.core.directory import Cursor, Query
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import DEACTIVATED, User
-from hwb_tui.core.names import display_safe
+from hwb_tui.core.names import USERNAME_DOMAIN, display_safe
 from hwb_tui.i18n import t
 
 PAGE = 100  # rows per keyset page
 WINDOW = 600  # most rows held at once: a few screens either side of the cursor
 CACHE_PAGES = 24  # pages kept in the LRU cache
 DEBOUNCE = 0.1  # seconds a search waits for the next keystroke before it queries
+
+USERNAME_SUFFIX = "@" + USERNAME_DOMAIN
 
 PageKey = tuple[Query, Cursor | None, bool]
 
@@ -144,6 +146,7 @@ class UserTable(Widget, can_focus=True):
         self._extending: set[bool] = set()  # directions being fetched (backwards?)
         self._selected_id: int | None = None
         self._anchor_line = 0
+        self._pending: list[tuple[int, int]] = []  # moves asked for while a page was loading
         self.lang = "en"
 
     # ---- what is shown -----------------------------------------------------------------------
@@ -161,7 +164,7 @@ class UserTable(Widget, can_focus=True):
         """Widths of name, username, school and status (the last column is the scrollbar)."""
         width = max(20, self.size.width - 1)
         status, school = 2, 7
-        username = max(10, min(22, (width - status - school - 3) * 2 // 5))
+        username = max(10, min(18, (width - status - school - 3) * 2 // 5))
         name = max(8, width - status - school - username - 3)
         return name, username, school, status
 
@@ -201,7 +204,8 @@ class UserTable(Widget, can_focus=True):
         line = Text(style=base, end="")
         line.append_text(_cell(f"{user.surname}, {user.forename}", name_w))
         line.append(" ")
-        line.append_text(_cell(user.username, username_w))
+        # Every username ends @hwbcymru.net: the table shows the part that tells users apart.
+        line.append_text(_cell(user.username.removesuffix(USERNAME_SUFFIX), username_w))
         line.append(" ")
         line.append_text(_cell(user.school, school_w))
         line.append(" ")
@@ -210,7 +214,8 @@ class UserTable(Widget, can_focus=True):
         return Strip.join([strip, self._scrollbar(line_no)])
 
     def _strip(self, line: Text, width: int, style: Style) -> Strip:
-        segments = list(line.render(self.app.console))
+        # Text.render leaves a span-less Text unstyled: the row's style goes under every cell.
+        segments = Segment.apply_style(line.render(self.app.console), style)
         return Strip(segments).adjust_cell_length(width, style)
 
     def _scrollbar(self, line_no: int) -> Strip:
@@ -311,6 +316,12 @@ class UserTable(Widget, can_focus=True):
         self.top = max(0, self.cursor - min(self._anchor_line, self.cursor))
         self._scroll_into_view()
         self.refresh()
+        pending, self._pending = self._pending, []
+        for delta, direction in pending:
+            if delta:
+                self.action_move(delta)
+            else:
+                self.action_page(direction)
         self._announce()
 
     def _show_count(self, generation: int, total: int) -> None:
@@ -409,6 +420,9 @@ class UserTable(Widget, can_focus=True):
             self.post_message(self.Selected(user))
 
     def action_move(self, delta: int) -> None:
+        if not self.loaded:
+            self._pending.append((delta, 0))  # applied to the rows on their way
+            return
         if not self.window.rows:
             return
         new = max(0, min(len(self.window.rows) - 1, self.cursor + delta))
@@ -419,6 +433,9 @@ class UserTable(Widget, can_focus=True):
             self._maybe_extend()
 
     def action_page(self, direction: int) -> None:
+        if not self.loaded:
+            self._pending.append((0, direction))
+            return
         if not self.window.rows:
             return
         height = self.body_height
