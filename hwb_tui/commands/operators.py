@@ -1,18 +1,85 @@
-"""`hwb-tui operators`: placeholder until its owner lands it (see the issue that builds it)."""
+"""`hwb-tui operators add|list`: who may use the console, with which role and schools."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from hwb_tui.commands import Context
+from sqlmodel import col, select
+
+from hwb_tui.commands import Context, print_json
+from hwb_tui.commands.table import Table, console
+from hwb_tui.core import operators
+from hwb_tui.core.access import current_login, load_actor
+from hwb_tui.core.models import ROLES, Operator, OperatorSchool
+from hwb_tui.i18n import LANGUAGES, t
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("operators")
-    p.set_defaults(func=run)
+    p = sub.add_parser("operators", help=t("cli.operators.help"),
+                       description=t("cli.operators.help"))
+    ops = p.add_subparsers(dest="operators_command", metavar="ACTION", required=True)
+
+    add = ops.add_parser("add", help=t("cli.operators.add_help"))
+    add.add_argument("login", metavar="LOGIN")
+    add.add_argument("--role", choices=ROLES, required=True, help=t("cli.operators.opt_role"))
+    add.add_argument("--school", metavar="DFES", action="append", default=[],
+                     help=t("cli.operators.opt_school"))
+    add.add_argument("--language", choices=LANGUAGES, default="en",
+                     help=t("cli.operators.opt_language"))
+    add.set_defaults(func=run_add)
+
+    ls = ops.add_parser("list", help=t("cli.operators.list_help"))
+    ls.add_argument("--json", action="store_true", help=t("cli.opt_json"))
+    ls.set_defaults(func=run_list)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    print("hwb-tui operators: not built yet", file=sys.stderr)
-    return 2
+    return int(args.func(args, ctx))
+
+
+def run_add(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.store().write() as session:
+        # The very first operator of an empty database needs no operator record to add it;
+        # after that, only a Hwb administrator may (checked by the core, in this transaction).
+        actor = None
+        if operators.operator_count(session) > 0:
+            actor = load_actor(session, current_login())
+        op = operators.add_operator(session, actor, args.login, args.role, args.school,
+                                    language=args.language)
+    console().print(t("cli.operators.added", login=op.login, role=t(f"role.{op.role}")))
+    return 0
+
+
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    actor.require_admin()
+    with ctx.store().read() as session:
+        ops = list(session.exec(select(Operator).order_by(col(Operator.login))).all())
+        links = session.exec(select(OperatorSchool)).all()
+    schools: dict[str, list[str]] = {}
+    for link in links:
+        schools.setdefault(link.login, []).append(link.school)
+    rows = [
+        {
+            "login": op.login,
+            "role": op.role,
+            "all_schools": op.all_schools,
+            "schools": sorted(schools.get(op.login, [])),
+            "language": op.language,
+            "disabled": op.disabled,
+        }
+        for op in ops
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    out = console()
+    table = Table([(t("cli.col.login"), 20), (t("cli.col.role"), 20), (t("cli.col.language"), 6),
+                   (t("cli.col.schools"), 0)])
+    out.print(table.header())
+    table.print(out, (
+        [r["login"], t(f"role.{r['role']}"), r["language"],
+         t("cli.operators.all_schools") if r["all_schools"] else " ".join(r["schools"])]
+        for r in rows
+    ))
+    return 0

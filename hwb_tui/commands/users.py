@@ -1,18 +1,266 @@
-"""`hwb-tui users`: placeholder until its owner lands it (see the issue that builds it)."""
+"""`hwb-tui users list|show|add|deactivate|activate`: the directory without the console."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import Any
+
+from sqlmodel import Session, col, select
 
 from hwb_tui.commands import Context
+from hwb_tui.commands.table import (
+    CsvWriter,
+    JsonArrayWriter,
+    Table,
+    console,
+    jsonable,
+    local_time,
+)
+from hwb_tui.core import accounts, directory
+from hwb_tui.core.access import Actor
+from hwb_tui.core.models import KINDS, NON_MIS_KINDS, AuditEvent, School, User
+from hwb_tui.i18n import current_language, t
+
+# The fields of `users list --json` / `--csv`: SPEC §3's list first, then useful extras.
+LIST_FIELDS = (
+    "username", "kind", "surname", "forename", "school", "status", "source", "upn",
+    "staff_code", "deactivated_at", "deactivation_reason",
+    "deactivated_by", "year_group", "expires_on",
+)
+SHOW_FIELDS = LIST_FIELDS + (
+    "reg_group", "admission_number", "admission_date", "leaving_date", "role", "deferred_until",
+    "ite_informed_at", "ite_informed_by", "created_at", "updated_at", "purged_at",
+)
+PAGE = 1000  # rows per keyset page while streaming a listing
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("users")
-    p.set_defaults(func=run)
+    p = sub.add_parser("users", help=t("cli.users.help"), description=t("cli.users.help"))
+    users = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+
+    ls = users.add_parser("list", help=t("cli.users.list_help"))
+    ls.add_argument("--kind", choices=KINDS, help=t("cli.users.opt_kind"))
+    ls.add_argument("--status", choices=("active", "deactivated", "all", "expiring"),
+                    default="all", help=t("cli.users.opt_status"))
+    ls.add_argument("--school", metavar="DFES", help=t("cli.users.opt_school"))
+    ls.add_argument("--search", metavar="TERM", default="", help=t("cli.users.opt_search"))
+    fmt = ls.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help=t("cli.opt_json"))
+    fmt.add_argument("--csv", action="store_true", help=t("cli.opt_csv"))
+    ls.set_defaults(func=run_list)
+
+    show = users.add_parser("show", help=t("cli.users.show_help"))
+    show.add_argument("username", metavar="USERNAME")
+    show.add_argument("--json", action="store_true", help=t("cli.opt_json"))
+    show.set_defaults(func=run_show)
+
+    add = users.add_parser("add", help=t("cli.users.add_help"))
+    add.add_argument("--kind", choices=NON_MIS_KINDS, required=True, help=t("cli.users.opt_kind"))
+    add.add_argument("--school", metavar="DFES", required=True, help=t("cli.users.opt_school"))
+    add.add_argument("--surname", required=True, help=t("cli.users.opt_surname"))
+    add.add_argument("--forename", required=True, help=t("cli.users.opt_forename"))
+    add.add_argument("--lifetime", choices=accounts.LIFETIMES, default="year",
+                     help=t("cli.users.opt_lifetime"))
+    add.set_defaults(func=run_add)
+
+    deact = users.add_parser("deactivate", help=t("cli.users.deactivate_help"))
+    deact.add_argument("username", metavar="USERNAME")
+    deact.add_argument("--informed", action="store_true", help=t("cli.users.opt_informed"))
+    deact.set_defaults(func=run_deactivate)
+
+    act = users.add_parser("activate", help=t("cli.users.activate_help"))
+    act.add_argument("username", metavar="USERNAME")
+    act.set_defaults(func=run_activate)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    print("hwb-tui users: not built yet", file=sys.stderr)
-    return 2
+    return int(args.func(args, ctx))
+
+
+def record(user: User, fields: tuple[str, ...] = LIST_FIELDS) -> dict[str, Any]:
+    return {name: jsonable(getattr(user, name)) for name in fields}
+
+
+def _list_table() -> Table:
+    return Table([
+        (t("cli.col.username"), 28),
+        (t("cli.col.name"), 30),
+        (t("cli.col.kind"), 9),
+        (t("cli.col.school"), 7),
+        (t("cli.col.status"), 11),
+        (t("cli.col.id"), 13),
+    ])
+
+
+def _list_row(user: User) -> list[Any]:
+    return [
+        user.username,
+        f"{user.surname}, {user.forename}",
+        user.kind,
+        user.school,
+        user.status,
+        user.upn or user.staff_code or "",
+    ]
+
+
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    if args.school:
+        actor.require_school(args.school)
+    q = directory.Query(
+        kind=args.kind,
+        status=args.status,
+        search=args.search,
+        school=args.school,
+        language=current_language(),
+    )
+    try:
+        _stream_list(args, ctx, actor, q)
+    except BrokenPipeError:
+        # `users list | head`: the reader has gone, which is not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
+                 q: directory.Query) -> None:
+    with ctx.store().read() as session:
+        if args.json:
+            writer = JsonArrayWriter()
+            for batch in _pages(session, actor, q):
+                for user in batch:
+                    writer.write(record(user))
+            writer.close()
+        elif args.csv:
+            csv_out = CsvWriter(LIST_FIELDS)
+            for batch in _pages(session, actor, q):
+                for user in batch:
+                    csv_out.write(getattr(user, name) for name in LIST_FIELDS)
+        else:
+            out = console()
+            table = _list_table()
+            out.print(table.header())
+            shown = 0
+            for batch in _pages(session, actor, q):
+                table.print(out, (_list_row(u) for u in batch))
+                shown += len(batch)
+            out.print(t("cli.users.count", count=shown))
+
+
+def _pages(session: Session, actor: Actor, q: directory.Query) -> Any:
+    """Every matching user, a keyset page at a time: memory stays flat for a million rows."""
+    after: directory.Cursor | None = None
+    while True:
+        batch = directory.page(session, actor, q, after=after, limit=PAGE)
+        if not batch:
+            return
+        yield batch
+        after = directory.cursor_of(batch[-1], q.language)
+        session.expunge_all()  # the identity map would otherwise hold every row read
+        if len(batch) < PAGE:
+            return
+
+
+def history(session: Session, user: User) -> list[AuditEvent]:
+    stmt = select(AuditEvent).where(col(AuditEvent.user_id) == user.id).order_by(
+        col(AuditEvent.id)
+    )
+    return list(session.exec(stmt).all())
+
+
+def event_record(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": jsonable(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "reason": event.reason,
+        "run_id": event.run_id,
+        "detail": event.detail,
+    }
+
+
+def run_show(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().read() as session:
+        user = directory.find_username(session, actor, args.username)
+        events = history(session, user)
+        school = session.get(School, user.school)
+    if args.json:
+        from hwb_tui.commands import print_json
+
+        data = record(user, SHOW_FIELDS)
+        data["school_name"] = school.name if school else None
+        data["school_name_cy"] = school.name_cy if school else None
+        data["audit"] = [event_record(e) for e in events]
+        print_json(data)
+        return 0
+    out = console()
+    lang = current_language()
+    school_name = (school.name_cy if lang == "cy" else school.name) if school else ""
+    status = t("status.active") if user.status == "active" else t("status.deactivated")
+    pairs: list[tuple[str, Any]] = [
+        (t("cli.col.username"), user.username),
+        (t("cli.col.name"), f"{user.forename} {user.surname}"),
+        (t("cli.col.kind"), t(f"kind.{user.kind}")),
+        (t("cli.col.school"), f"{user.school} {school_name}"),
+        (t("cli.col.status"), status),
+        (t("cli.col.source"), t(f"source.{user.source}")),
+        (t("cli.col.upn"), user.upn),
+        (t("cli.col.staff_code"), user.staff_code),
+        (t("cli.col.year_group"), user.year_group),
+        (t("cli.col.expires_on"), user.expires_on),
+        (t("cli.col.deactivated_at"), local_time(user.deactivated_at)),
+        (t("cli.col.deactivated_by"), user.deactivated_by),
+        (t("cli.col.reason"), user.deactivation_reason),
+        (t("cli.col.ite_informed"), " ".join(
+            x for x in (local_time(user.ite_informed_at), user.ite_informed_by or "") if x)),
+    ]
+    details = Table([("", 20), ("", 0)])
+    details.print(out, ([label + ":", value] for label, value in pairs
+                        if value not in (None, "")))
+    out.print()
+    out.print(t("cli.users.history"), style="bold")
+    events_table = Table([
+        (t("cli.col.when"), 16), (t("cli.col.actor"), 20), (t("cli.col.action"), 14),
+        (t("cli.col.reason"), 0),
+    ])
+    if events:
+        out.print(events_table.header())
+        events_table.print(out, ([local_time(e.at), e.actor, e.action, e.reason or ""]
+                                 for e in events))
+    else:
+        out.print(t("cli.users.no_history"))
+    return 0
+
+
+def run_add(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        user = accounts.add_user(
+            session, actor, kind=args.kind, school=args.school, surname=args.surname,
+            forename=args.forename, lifetime=args.lifetime,
+        )
+    console().print(t("cli.users.added", username=user.username,
+                      expires=user.expires_on.isoformat() if user.expires_on else ""))
+    return 0
+
+
+def run_deactivate(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        user = directory.find_username(session, actor, args.username)
+        change = accounts.deactivate(session, actor, user.id or 0, ite_informed=args.informed)
+    console().print(t("cli.users.deactivated", username=change.user.username))
+    return 0
+
+
+def run_activate(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        user = directory.find_username(session, actor, args.username)
+        change = accounts.activate(session, actor, user.id or 0)
+    console().print(t("cli.users.activated", username=change.user.username))
+    return 0

@@ -86,3 +86,9 @@ class ChangedMeanwhile(HwbError):
 
 class InvalidValue(HwbError):
     key = "error.invalid_value"
+
+
+class NotADemoDatabase(HwbError):
+    """`demo` refuses a database that holds users it did not make: it would mix in fake ones."""
+
+    key = "error.not_a_demo_database"
