@@ -12,7 +12,7 @@ def now() -> datetime:
 
 
 def add_months(day: date, months: int) -> date:
-    """`day` plus `months` calendar months, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    """`day` plus `months` calendar months, clamped to the last day (31 Jan + 1 = 28/29 Feb)."""
     month_index = day.month - 1 + months
     year = day.year + month_index // 12
     month = month_index % 12 + 1

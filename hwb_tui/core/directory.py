@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, tuple_
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, col, select
 
 from hwb_tui.core.access import Actor, scope_clause
@@ -48,55 +50,108 @@ def sort_column(language: str) -> Any:
     return col(User.sort_cy) if language == "cy" else col(User.sort_en)
 
 
-def _search_clause(term: str) -> ColumnElement[bool] | None:
+SEARCH_FIELDS = ("surname_key", "forename_key", "username_key")
+
+
+def words(term: str) -> list[str]:
+    return [k for k in (search_key(w) for w in term.split()) if k]
+
+
+def _looks_like_upn(key: str) -> bool:
+    return key.isdigit() or (key[0].isalpha() and key[1:].isdigit())
+
+
+def field_ranges(key: str, indexed: bool = True, with_upn: bool = True
+                 ) -> list[ColumnElement[bool]]:
+    """The prefix conditions one search word is tried against (surname, forename, username, UPN).
+
+    `indexed=False` wraps each column in SQLite's no-op unary `+`, which keeps the meaning but
+    stops the planner from using that column's index: the one way SQLite takes a plan hint.
+    """
+    hi = prefix_upper_bound(key)
+    options = []
+    for name in SEARCH_FIELDS:
+        column: Any = col(getattr(User, name))
+        if not indexed:
+            column = unindexed(column)
+        options.append(and_(column >= key, column < hi))
+    if with_upn and _looks_like_upn(key):
+        upn: Any = col(User.upn) if indexed else unindexed(col(User.upn))
+        options.append(and_(upn >= key.upper(), upn < prefix_upper_bound(key.upper())))
+    return options
+
+
+def unindexed(column: Any) -> Any:
+    """`+column`: SQLite's no-op unary plus, which stops the planner using that column's index."""
+    return UnaryExpression(column, operator=operators.custom_op("+"))
+
+
+def _search_clause(term: str, indexed: bool = True, with_upn: bool = True
+                   ) -> ColumnElement[bool] | None:
     """Each word of the term must prefix-match the surname, forename, username or UPN."""
-    clauses = []
-    for word in term.split():
-        key = search_key(word)
-        if not key:
-            continue
-        hi = prefix_upper_bound(key)
-        options = [
-            and_(col(User.surname_key) >= key, col(User.surname_key) < hi),
-            and_(col(User.forename_key) >= key, col(User.forename_key) < hi),
-            and_(col(User.username_key) >= key, col(User.username_key) < hi),
-        ]
-        if key[0].isalpha() and key[1:].isdigit() or key.isdigit():
-            upn = key.upper()
-            options.append(and_(col(User.upn) >= upn, col(User.upn) < prefix_upper_bound(upn)))
-        clauses.append(or_(*options))
+    clauses = [or_(*field_ranges(key, indexed, with_upn)) for key in words(term)]
     if not clauses:
         return None
     return and_(*clauses)
 
 
-def where(actor: Actor, q: Query) -> list[ColumnElement[bool]]:
-    """Every condition of `q` within the actor's scope."""
+def where(
+    actor: Actor,
+    q: Query,
+    *,
+    search_indexed: bool = True,
+    filters_indexed: bool = True,
+    kind_indexed: bool | None = None,
+) -> list[ColumnElement[bool]]:
+    """Every condition of `q` within the actor's scope.
+
+    The flags change no result, only which indexes SQLite may use (see search_pages):
+    `filters_indexed` covers kind and status, `kind_indexed` overrides it for kind alone.
+    """
+    kind_ok = filters_indexed if kind_indexed is None else kind_indexed
+
+    def c(column: Any, indexed: bool) -> Any:
+        return column if indexed else unindexed(column)
+
     conds: list[ColumnElement[bool]] = [scope_clause(actor)]
     kinds = (q.kind,) if q.kind else VIEWS[q.view]
+    # Always name the kinds, even all of them: the search indexes lead with kind.
     if len(kinds) == 1:
-        conds.append(col(User.kind) == kinds[0])
-    elif set(kinds) != set(VIEWS["all"]):
-        conds.append(col(User.kind).in_(kinds))
+        conds.append(c(col(User.kind), kind_ok) == kinds[0])
+    else:
+        conds.append(c(col(User.kind), kind_ok).in_(kinds))
     if q.status == "active":
-        conds.append(col(User.status) == ACTIVE)
+        conds.append(c(col(User.status), filters_indexed) == ACTIVE)
     elif q.status == "deactivated":
-        conds.append(col(User.status) == DEACTIVATED)
+        conds.append(c(col(User.status), filters_indexed) == DEACTIVATED)
     elif q.status == "expiring":
         today = q.today or date.today()
-        conds.append(col(User.status) == ACTIVE)
-        conds.append(col(User.expires_on) <= today + EXPIRING_WITHIN)
+        conds.append(c(col(User.status), filters_indexed) == ACTIVE)
+        conds.append(c(col(User.expires_on), filters_indexed) <= today + EXPIRING_WITHIN)
     if q.school:
         conds.append(col(User.school) == q.school)
-    search = _search_clause(q.search)
+    # only learners have UPNs: a view without learners never searches them
+    search = _search_clause(q.search, indexed=search_indexed, with_upn="learner" in kinds)
     if search is not None:
         conds.append(search)
     return conds
 
 
-def count(session: Session, actor: Actor, q: Query) -> int:
-    stmt = select(func.count()).select_from(User).where(*where(actor, q))
-    return int(session.exec(stmt).one())
+def count(session: Session, actor: Actor, q: Query, cap: int | None = None) -> int:
+    """How many users match; with `cap`, counting stops past it (the result is then cap + 1).
+
+    A search on SQLite counts through the search fields' indexes only, so its cost grows with
+    the matches (and stops at the cap), never with the size of the view.
+    """
+    conds = where(actor, q)
+    if _is_sqlite(session) and words(q.search) and actor.schools is None and not q.school:
+        # through the (kind, name key) indexes: the cost is the matches in view, stopped at cap
+        conds = where(actor, q, filters_indexed=False, kind_indexed=True)
+    if cap is None:
+        stmt = select(func.count()).select_from(User).where(*conds)
+        return int(session.exec(stmt).one())
+    inner = select(col(User.id)).where(*conds).limit(cap + 1).subquery()
+    return int(session.exec(select(func.count()).select_from(inner)).one())
 
 
 def page(
@@ -110,21 +165,44 @@ def page(
     """Up to `limit` users in sort order after `after` (or before it, when `backwards`).
 
     Keyset paging: the cost of a page does not grow with how far into the directory it is.
-    Backwards pages come back in forward order too.
+    Backwards pages come back in forward order too. A search on SQLite takes the planned
+    paths of core.search_pages, so a page costs about the same for "jones" and "pritchard".
     """
+    if _is_sqlite(session) and words(q.search):
+        from hwb_tui.core import search_pages
+
+        return search_pages.page(session, actor, q, after, limit, backwards)
+    return run_page(session, q, where(actor, q), after, limit, backwards)
+
+
+def run_page(
+    session: Session,
+    q: Query,
+    conds: list[ColumnElement[bool]],
+    after: Cursor | None,
+    limit: int,
+    backwards: bool,
+    sort_indexed: bool = True,
+) -> list[User]:
+    """One keyset page of users meeting `conds`, in the query's sort order."""
     key = sort_column(q.language)
-    stmt = select(User).where(*where(actor, q))
+    order_key: Any = key if sort_indexed else unindexed(key)
+    stmt = select(User).where(*conds)
     if after is not None:
         pos = tuple_(key, col(User.id))
         stmt = stmt.where(pos < tuple_(*after) if backwards else pos > tuple_(*after))
     if backwards:
-        stmt = stmt.order_by(key.desc(), col(User.id).desc())
+        stmt = stmt.order_by(order_key.desc(), col(User.id).desc())
     else:
-        stmt = stmt.order_by(key, col(User.id))
+        stmt = stmt.order_by(order_key, col(User.id))
     rows = list(session.exec(stmt.limit(limit)).all())
     if backwards:
         rows.reverse()
     return rows
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def cursor_of(user: User, language: str) -> Cursor:

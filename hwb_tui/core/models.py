@@ -36,6 +36,11 @@ class User(SQLModel, table=True):
         Index("ix_user_school_sort_en", "school", "sort_en", "id"),
         Index("ix_user_school_sort_cy", "school", "sort_cy", "id"),
         Index("ix_user_status_kind", "status", "kind"),
+        # Search: a prefix range on a name key within the view's kinds, so a search reads only
+        # the matches in view (kind IN (...) AND key >= p AND key < p+).
+        Index("ix_user_kind_surname_key", "kind", "surname_key"),
+        Index("ix_user_kind_forename_key", "kind", "forename_key"),
+        Index("ix_user_kind_username_key", "kind", "username_key"),
         Index("ix_user_expires", "expires_on"),
     )
 
@@ -47,8 +52,9 @@ class User(SQLModel, table=True):
     surname: str
     forename: str
     # Search keys: folded (case, accents, punctuation) for search-as-you-type prefix scans.
-    surname_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
-    forename_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
+    surname_key: str = Field(sa_column=Column(KEY, nullable=False))
+    forename_key: str = Field(sa_column=Column(KEY, nullable=False))
+    # also indexed alone: username allocation looks for collisions across every kind
     username_key: str = Field(sa_column=Column(KEY, nullable=False, index=True))
     # Sort keys: English and Welsh alphabetical order of surname then forename.
     sort_en: str = Field(sa_column=Column(KEY, nullable=False))

@@ -88,7 +88,7 @@ def sort_key(surname: str, forename: str, language: str = "en") -> str:
 
 
 def ascii_fold(text: str) -> str:
-    """ASCII letters only, diacritics folded, keeping case: 'Ŵyn' -> 'Wyn', "O'Brien" -> 'OBrien'."""
+    """ASCII letters only, diacritics folded, case kept: 'Ŵyn' -> 'Wyn', "O'Brien" -> 'OBrien'."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if ch.isascii() and ch.isalpha())
 
@@ -145,3 +145,35 @@ def csv_safe(value: str) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+_DIGRAPH_STARTS = {d[0] for d in _WELSH_DIGRAPHS}
+
+
+def welsh_key_prefixes(prefix: str) -> set[str]:
+    """Every Welsh sort-key prefix that a name whose search key starts with `prefix` can have.
+
+    'c' may be the letter c or the start of ch; 'ng' may be the letter ng or n + g (Bangor). The
+    set lets a search walk the Welsh sort index in a few ranges instead of the whole directory.
+    """
+    out: set[str] = set()
+
+    def walk(i: int, acc: str) -> None:
+        if i == len(prefix):
+            out.add(acc)
+            if prefix and prefix[-1] in _DIGRAPH_STARTS:
+                # the prefix may stop halfway through a digraph: 'l' of 'll'
+                for digraph in _WELSH_DIGRAPHS:
+                    if digraph[0] == prefix[-1]:
+                        out.add(acc[:-1] + _WELSH_CODE[digraph])
+            return
+        pair = prefix[i : i + 2]
+        if len(pair) == 2 and pair in _WELSH_CODE:
+            walk(i + 2, acc + _WELSH_CODE[pair])
+            if pair != "ng":
+                return  # only ng can be two letters (the exception list)
+        ch = prefix[i]
+        walk(i + 1, acc + (ch if ch.isdigit() else _WELSH_CODE.get(ch, ch)))
+
+    walk(0, "")
+    return out

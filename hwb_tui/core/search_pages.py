@@ -1,0 +1,163 @@
+"""Search pages on SQLite at a million users: each search field walks the index that suits it.
+
+SQLite keeps no value histograms, so left alone it cannot tell a search for "jones" (60,000
+matches: walk the sort index, a page of matches comes at once) from "pritchard" (900: fetch them
+through the name index and sort them), and it guesses wrong either way by a factor of a hundred.
+So a search page is the merge of one small page per field, each taking its own path:
+
+- surname: a surname starting with P sorts in a known range of the sort index (the sort key is
+  surname key + "!" + forename key), so that range is walked directly: about `limit` rows read.
+- forename and UPN: their matches lie evenly across the sort order. With many matches, walk the
+  sort index until a page is found; with few, fetch them through the field's index and sort.
+  A capped index-only count, costing microseconds, tells which.
+- username: a username starting with P belongs to a surname starting with P (found above) or to
+  a surname that is itself a shorter prefix of P ("JonesF…" for "jonesf"): those surnames' exact
+  ranges are walked. With few username matches they are simply fetched through their index.
+
+Plans are steered with SQLite's unary `+`, which keeps a condition but hides its index.
+PostgreSQL keeps statistics and plans the plain query well, so it never comes here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlmodel import Session, col, select
+
+from hwb_tui.core.access import Actor
+from hwb_tui.core.directory import (
+    VIEWS,
+    Cursor,
+    Query,
+    cursor_of,
+    field_ranges,
+    run_page,
+    sort_column,
+    unindexed,
+    where,
+    words,
+)
+from hwb_tui.core.models import User
+from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes
+
+ESTIMATE_CAP = 20_000
+
+
+def page(
+    session: Session,
+    actor: Actor,
+    q: Query,
+    after: Cursor | None,
+    limit: int,
+    backwards: bool,
+) -> list[User]:
+    keys = words(q.search)
+    if actor.schools is not None or q.school:
+        # A few schools: walk those schools' slice of the sort index, every other index hidden.
+        conds = where(actor, q, search_indexed=False, filters_indexed=False)
+        return run_page(session, q, conds, after, limit, backwards)
+
+    driver = max(keys, key=len)  # the longest word is the most selective, as a rule
+    kinds = (q.kind,) if q.kind else VIEWS[q.view]
+    with_upn = "learner" in kinds  # only learners have UPNs
+    residual = [or_(*field_ranges(k, indexed=False, with_upn=with_upn))
+                for k in keys if k is not driver]
+    # fetching through a (kind, name key) index: kind usable, status only checked
+    filters = where(actor, q.with_(search=""), filters_indexed=False, kind_indexed=True)
+    # walking a sort index: its own kind-led index when the view has one kind, else the global one
+    scan_filters = where(actor, q.with_(search=""), filters_indexed=False,
+                         kind_indexed=len(kinds) == 1)
+
+    def field(name: str) -> Any:
+        return unindexed(col(getattr(User, name)))
+
+    def prefix(column: Any, key: str) -> ColumnElement[bool]:
+        return and_(column >= key, column < prefix_upper_bound(key))
+
+    kind_in = col(User.kind).in_(kinds)
+    found: dict[int, User] = {}
+
+    def collect(conds: list[ColumnElement[bool]], sort_indexed: bool = True) -> None:
+        for user in run_page(session, q, conds, after, limit, backwards, sort_indexed):
+            assert user.id is not None
+            found[user.id] = user
+
+    sort_key = sort_column(q.language)
+
+    # surname: the sort ranges where such surnames are
+    for start in _surname_sort_prefixes(driver, q.language):
+        collect(scan_filters + residual + [prefix(sort_key, start),
+                                           prefix(field("surname_key"), driver)])
+
+    # forename and UPN: walk or fetch, whichever reads fewer rows
+    spread = [("forename_key", driver)]
+    if with_upn and (driver.isdigit() or (driver[0].isalpha() and driver[1:].isdigit())):
+        spread.append(("upn", driver.upper()))
+    for name, key in spread:
+        matches = _capped_count(session, kind_in, prefix(col(getattr(User, name)), key))
+        if matches == 0:
+            continue
+        if _walk_is_cheaper(session, q, matches, limit):
+            collect(scan_filters + residual + [prefix(field(name), key)])
+        else:
+            collect(filters + residual + [prefix(col(getattr(User, name)), key)],
+                    sort_indexed=False)
+
+    # username: the surnames that are shorter prefixes of the word, or a direct fetch
+    not_surname = not_(prefix(field("surname_key"), driver))
+    username_matches = _capped_count(session, kind_in, prefix(col(User.username_key), driver))
+    if username_matches and username_matches < ESTIMATE_CAP:
+        collect(filters + residual + [prefix(col(User.username_key), driver), not_surname],
+                sort_indexed=False)
+    elif username_matches:
+        for m in range(1, len(driver)):
+            for start in _surname_sort_prefixes(driver[:m], q.language, exact=True):
+                collect(scan_filters + residual + [
+                    prefix(sort_key, start), prefix(field("username_key"), driver), not_surname])
+
+    ordered = sorted(found.values(), key=lambda u: cursor_of(u, q.language))
+    return ordered[-limit:] if backwards else ordered[:limit]
+
+
+def _surname_sort_prefixes(key: str, language: str, exact: bool = False) -> list[str]:
+    """Sort-key prefixes of every person whose surname key starts with `key` (or is `key`)."""
+    starts = sorted(welsh_key_prefixes(key)) if language == "cy" else [key]
+    if not exact:
+        return starts
+    # an exact surname is its key followed by the separator; in Welsh, only the variants
+    # that spell the whole key (no half-digraph at the end) can be exact.
+    from hwb_tui.core.names import welsh_sort_key
+
+    if language == "cy":
+        starts = sorted({welsh_sort_key(key)})
+    return [s + "!" for s in starts]
+
+
+def _capped_count(session: Session, *conds: ColumnElement[bool]) -> int:
+    """Matches in view, counted on one index only and stopped at ESTIMATE_CAP: microseconds."""
+    inner = select(col(User.id)).where(*conds).limit(ESTIMATE_CAP).subquery()
+    return int(session.exec(select(func.count()).select_from(inner)).one())
+
+
+_TOTALS: dict[str, dict[str, int]] = {}
+
+
+def kind_totals(session: Session) -> dict[str, int]:
+    """Users per kind, read once per database per process: only an input to plan choice."""
+    url = str(session.get_bind().engine.url)  # type: ignore[union-attr]
+    if url not in _TOTALS:
+        rows = session.exec(select(User.kind, func.count()).group_by(col(User.kind))).all()
+        _TOTALS[url] = {kind: int(n) for kind, n in rows}
+    return _TOTALS[url]
+
+
+def _walk_is_cheaper(session: Session, q: Query, matches: int, limit: int) -> bool:
+    """Walking the sort index reads about limit / density rows; fetching reads every match."""
+    if matches >= ESTIMATE_CAP:
+        return True
+    totals = kind_totals(session)
+    kinds = (q.kind,) if q.kind else VIEWS[q.view]
+    walked = totals.get(kinds[0], 0) if len(kinds) == 1 else sum(totals.values())
+    # `matches` are already within the view's kinds: the walk finds one every walked/matches rows
+    return limit * walked / matches < matches
