@@ -93,7 +93,7 @@ class MainScreen(Screen[None]):
                     yield UserTable(app.store, app.actor, id="table")
                     yield DetailsPanel(id="details")
                 yield ProvisioningPane(app.store, app.actor, id="provisioning")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
@@ -117,7 +117,7 @@ class MainScreen(Screen[None]):
         for node in [self, self.app, *self.query("*")]:
             localise_bindings(node, lang)
         self.query_one(HeaderBar).show(lang)
-        self.query_one(Sidebar).show(self.view, lang)
+        self.query_one(Sidebar).show(self.view, lang, self.status)
         self.query_one("#search-label", Label).update(Text(t("tui.search_label", lang) + ": "))
         self.query_one("#search", Input).placeholder = t("tui.search_placeholder", lang)
         self.table.set_language(lang)
@@ -130,9 +130,7 @@ class MainScreen(Screen[None]):
     _expiring = 0
 
     def _show_count(self, total: int | None) -> None:
-        status = t(f"tui.filter.{self.status}", self.lang)
-        text = (t("tui.counting", self.lang, status=status) if total is None
-                else t("tui.count", self.lang, count=f"{total:,}", status=status))
+        text = "…" if total is None else t("tui.count", self.lang, count=f"{total:,}")
         self.query_one("#count", Static).update(Text(text))
 
     def _show_details(self, user: User | None) -> None:
@@ -204,18 +202,18 @@ class MainScreen(Screen[None]):
     def action_view(self, view: str) -> None:
         changed = view != self.view
         self.view = view
-        self.query_one(Sidebar).show(view, self.lang)
+        if self.status == "expiring" and view not in ADD_VIEWS:
+            self.status = "active"  # only non-MIS accounts expire
+        self.query_one(Sidebar).show(view, self.lang, self.status)
         switcher = self.query_one(ContentSwitcher)
         if view == "provisioning":
             switcher.current = "provisioning"
             self.query_one(ProvisioningPane).activate()
         else:
             switcher.current = "users"
-            if self.status == "expiring" and view not in ADD_VIEWS:
-                self.status = "active"
             if changed or self.table.query_ is None:
                 self.reload()
-            self.table.focus()
+            self.set_focus(self.table)
         self.refresh_bindings()
 
     # Focus moves at once (Screen.set_focus), not later (Widget.focus): over a slow SSH link
@@ -234,6 +232,7 @@ class MainScreen(Screen[None]):
         filters = BASE_FILTERS + (("expiring",) if self.view in ADD_VIEWS else ())
         index = filters.index(self.status) if self.status in filters else -1
         self.status = filters[(index + 1) % len(filters)]
+        self.query_one(Sidebar).show(self.view, self.lang, self.status)
         self.reload(self.table.selected)
 
     def action_manage(self) -> None:
@@ -278,6 +277,7 @@ class MainScreen(Screen[None]):
         self.notify(t("tui.done.add", self.lang, username=user.username))
         if self.status not in ("active", "all"):
             self.status = "active"
+            self.query_one(Sidebar).show(self.view, self.lang, self.status)
         self.table.cache.clear()
         self.reload(user)
         self._count_expiring()

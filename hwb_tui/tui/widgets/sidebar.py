@@ -16,7 +16,7 @@ class Sidebar(Static):
     """Not focusable: views are chosen with g / n / l / p (or a click)."""
 
     DEFAULT_CSS = """
-    Sidebar { width: 26; height: 1fr; padding: 1 1 0 1; border-right: vkey $primary 50%; }
+    Sidebar { width: 26; height: 1fr; padding: 1 0 0 1; border-right: vkey $primary 50%; }
     """
 
     class Chosen(Message):
@@ -24,7 +24,7 @@ class Sidebar(Static):
             super().__init__()
             self.view = view
 
-    def show(self, current: str, lang: str) -> None:
+    def show(self, current: str, lang: str, status: str | None = None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, (view, key) in enumerate(VIEW_KEYS):
             if i:
@@ -34,6 +34,12 @@ class Sidebar(Static):
             text.append(t(f"tui.view.{view}", lang), style=style)
             if view == "mis":
                 text.append("\n  " + t("tui.sidebar.read_only", lang), style="dim")
+        if status and current != "provisioning":
+            # The status filter in force: f cycles it.
+            text.append("\n\n\n")
+            text.append("f ", style="bold")
+            text.append(t("tui.sidebar.filter", lang) + "\n  ")
+            text.append(t(f"tui.filter.{status}", lang), style="bold")
         self.update(text)
 
     def on_click(self, event: events.Click) -> None:
