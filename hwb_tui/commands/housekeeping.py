@@ -42,6 +42,9 @@ def parse_as_of(value: str | None) -> date:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     as_of = parse_as_of(args.as_of)
+    if args.purge and as_of > clock.now().date():
+        # Expiry can be undone (Activate); a purge cannot, so it never runs ahead of time.
+        raise UsageError(detail=t("housekeeping.purge_in_future", as_of=as_of.isoformat()))
     store = ctx.store()
     with store.write() as session:
         expired = housekeeping.expire(session, as_of)

@@ -453,6 +453,16 @@ def test_cli_bad_date_is_a_usage_error(store: Store, cli_env: None,
     assert _user(store, ids["expiring"]).status == ACTIVE
 
 
+def test_cli_never_purges_ahead_of_time(store: Store, cli_env: None,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _seed_cli(store)
+    tomorrow = (clock.now().date() + timedelta(days=1)).isoformat()
+    assert main(["--db", store.url, "housekeeping", "--as-of", tomorrow, "--purge"]) == 2
+    assert "a purge cannot be undone" in capsys.readouterr().err
+    assert _user(store, ids["old"]).purged_at is None
+    assert _user(store, ids["expiring"]).status == ACTIVE  # nothing ran, expiry included
+
+
 def test_cli_database_unavailable(tmp_path: Path, cli_env: None,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-dir' / 'hwb.db'}"
