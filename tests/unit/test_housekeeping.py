@@ -191,6 +191,30 @@ def test_expire_leaves_an_account_an_operator_changed_meanwhile(
     assert _audit(any_store) == []
 
 
+def test_expire_and_an_extension_committed_by_another_session_on_postgres(
+        pg_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real race, two connections: on PostgreSQL reading locks nothing, so an operator's
+    Extend can commit between housekeeping's read and its UPDATE. (On SQLite housekeeping
+    holds the write lock from its first statement, so the race cannot happen there.)"""
+    _seed(pg_store, lambda s: b.operator(s, "champion", role="digital-champion",
+                                         schools=("6612001",)))
+    uid = _seed(pg_store, lambda s: b.user(s, "Jones", "Sian", expires_on=D).id)
+    champion = b.actor(pg_store, "champion")
+    real = housekeeping.expired
+
+    def read_then_operator_extends(session: Session, as_of: date) -> list[User]:
+        users = real(session, as_of)
+        with pg_store.write() as other:
+            accounts.extend(other, champion, uid, "3m", today=D)
+        return users
+
+    monkeypatch.setattr(housekeeping, "expired", read_then_operator_extends)
+    assert _run_expire(pg_store, D + timedelta(days=1)) == []
+    u = _user(pg_store, uid)
+    assert (u.status, u.expires_on, u.version) == (ACTIVE, date(2026, 6, 10), 2)
+    assert [(e.actor, e.action) for e in _audit(pg_store)] == [("champion", "extend")]
+
+
 # --- the purge window ---------------------------------------------------------------------------
 
 
