@@ -26,6 +26,7 @@ from hwb_tui.provisioning.plan import Change, Plan
 LIMIT_SHARE = 0.20  # more than 20% of the school's active MIS accounts ...
 LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a higher maximum
 _RANGE_CHUNK = 100
+_ID_CHUNK = 500
 
 _USERS = User.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -74,13 +75,17 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
         for (found,) in conn.execute(select(column).where(clause)):
             _note_taken(taken, found)
     out: list[str] = []
+    # The smallest free number only ever grows (numbers are only added), so each base keeps
+    # where its search stopped: thousands of 'JonesS' in one school stay linear.
+    next_free: dict[str, int] = {}
     for base in bases:
         key = search_key(base)
         numbers = taken[key]
-        n = 1
+        n = next_free.get(key, 1)
         while n in numbers:
             n += 1
         numbers.add(n)
+        next_free[key] = n + 1
         out.append(username_from(base, n))
     return out
 
@@ -162,10 +167,17 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
             "version": 1,
             **name_fields(record.surname, record.forename),
         })
-    stmt = insert(_USERS).returning(_USERS.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(stmt, rows).scalars().all()
-    for change, username, new_id in zip(creates, usernames, ids, strict=True):
-        change.user_id = new_id
+    conn = session.connection()
+    # A plain executemany is several times faster than INSERT … RETURNING in batches; the new
+    # ids are then read back by username (unique), in chunks.
+    conn.execute(insert(_USERS), rows)
+    ids: dict[str, int] = {}
+    for i in range(0, len(usernames), _ID_CHUNK):
+        chunk = usernames[i:i + _ID_CHUNK]
+        stmt = select(_USERS.c.username, _USERS.c.id).where(_USERS.c.username.in_(chunk))
+        ids.update((name, user_id) for name, user_id in conn.execute(stmt))
+    for change, username in zip(creates, usernames, strict=True):
+        change.user_id = ids[username]
         change.username = username
         change.fields = ()
 

@@ -14,9 +14,10 @@ The rules of SPEC §1 and §3 live here and nowhere else:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -161,16 +162,20 @@ def make_plan(session: Session, school: str, roster: Roster, as_of: date) -> Pla
     return plan
 
 
-def _wanted(record: Record, names: Iterable[str]) -> tuple[Any, ...]:
-    return tuple(getattr(record, n) for n in names)
+# C-level getters: the planner compares every listed account with its record.
+_GETTERS: dict[tuple[str, ...], tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    names: (attrgetter(*names), itemgetter(*(_COLUMNS.index(n) for n in names)))
+    for names in (LEARNER_FIELDS, STAFF_FIELDS)
+}
 
 
 def _field_changes(
     record: Record, row: Row[Any], names: tuple[str, ...]
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The column values to set for the export's fields that differ, and those fields' names."""
-    wanted = _wanted(record, names)
-    have = tuple(getattr(row, n) for n in names)
+    of_record, of_row = _GETTERS[names]
+    wanted = of_record(record)
+    have = of_row(row)
     if wanted == have:
         return {}, ()
     values: dict[str, Any] = {}

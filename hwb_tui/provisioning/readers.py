@@ -16,10 +16,11 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import mul
 from pathlib import Path
 from typing import Any
 
-from hwb_tui.core.names import display_safe, upn_problem
+from hwb_tui.core.names import UPN_LETTERS, display_safe, upn_problem
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.layouts import Profile, detect, profile_names, profiles
 
@@ -133,12 +134,28 @@ def _parse_date(text: str, fmt: str) -> date | None:
 
 def parse_year(text: str) -> int | None:
     """A year group: '11', 'Year 11', 'Y11' → 11; reception, nursery and blanks → None."""
+    if len(text) <= 2 and text.isascii() and text.isdigit():
+        return int(text)
     match = _YEAR.match(text.strip())
     return int(match.group(1)) if match else None
 
 
 def _clean(text: str) -> str:
-    return display_safe(text).strip()
+    # isprintable() is False for every character display_safe removes: most values skip it
+    return (text if text.isprintable() else display_safe(text)).strip()
+
+
+_UPN_WEIGHTS = tuple(range(2, 14))
+
+
+def _upn_problem(upn: str) -> str | None:
+    """core.names.upn_problem, with a fast path for the valid UPNs that fill an export."""
+    digits = upn[1:]
+    if (len(upn) == 13 and digits.isascii() and digits.isdigit()
+            and 660 <= int(digits[:3]) <= 681
+            and upn[0] == UPN_LETTERS[sum(map(mul, map(int, digits), _UPN_WEIGHTS)) % 23]):
+        return None
+    return upn_problem(upn)
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -268,7 +285,7 @@ def _read_rows(
         bad = False
         if is_learner:
             ident = raw_ident.strip().upper()
-            problem = upn_problem(ident) if ident else "missing"
+            problem = _upn_problem(ident) if ident else "missing"
         else:
             ident = _clean(raw_ident)
             problem = None if ident else "missing"

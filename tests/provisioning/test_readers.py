@@ -146,14 +146,14 @@ def test_every_kind_of_invalid_row_is_reported_with_file_line_field() -> None:
     bad_check = ("A" if good[0] != "A" else "B") + good[1:]
     rows = [
         learner_row(1),                                   # line 2: fine
-        f",Jones,Siân,1,01/09/2020,,9,9A",                # line 3: UPN missing
+        ",Jones,Siân,1,01/09/2020,,9,9A",                # line 3: UPN missing
         f"{bad_check},Jones,Siân,1,01/09/2020,,9,9A",     # line 4: bad check letter
         f"{upn(4)},,Siân,1,01/09/2020,,9,9A",             # line 5: surname missing
         f"{upn(5)},Jones,  ,1,01/09/2020,,9,9A",          # line 6: forename blank
         f"{upn(6)},Jones,Siân,1,31/02/2020,,9,9A",        # line 7: no such date
         f"{upn(7)},Jones,Siân,1,01/09/2020,2026-07-01,9,9A",  # line 8: ISO date in SIMS
         learner_row(1, "Prys"),                           # line 9: duplicate UPN
-        f"X12345,Jones,Siân,1,01/09/2020,,9,9A",          # line 10: not a UPN
+        "X12345,Jones,Siân,1,01/09/2020,,9,9A",          # line 10: not a UPN
         f"{upn(10, '1012001')[0]}101200120010,Jones,Siân,1,,,9,9A",  # line 11: English LA
     ]
     data = csv_bytes(SIMS_LEARNERS, rows)
@@ -175,7 +175,7 @@ def test_every_kind_of_invalid_row_is_reported_with_file_line_field() -> None:
 
 
 def test_reasons_are_translated() -> None:
-    data = csv_bytes(SIMS_LEARNERS, [f",Jones,Siân,1,01/09/2020,,9,9A"])
+    data = csv_bytes(SIMS_LEARNERS, [",Jones,Siân,1,01/09/2020,,9,9A"])
     (error,) = read_bytes(data, "f.csv").errors
     assert error.render("cy") == "f.csv:2:UPN: gwerth ofynnol ar goll"
 
@@ -192,7 +192,7 @@ def test_duplicate_staff_code_across_a_schools_files() -> None:
 
 
 def test_line_numbers_count_physical_lines_of_quoted_newlines_and_blank_lines() -> None:
-    rows = [f'{upn(1)},"Jones\nPrys",Siân,1,01/09/2020,,9,9A', "", f",Jones,Siân,1,,,9,9A"]
+    rows = [f'{upn(1)},"Jones\nPrys",Siân,1,01/09/2020,,9,9A', "", ",Jones,Siân,1,,,9,9A"]
     assert errors_of(csv_bytes(SIMS_LEARNERS, rows), "f.csv") == [
         "f.csv:5:UPN: required value missing"]
 
