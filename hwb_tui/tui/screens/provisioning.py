@@ -132,7 +132,7 @@ class ProvisioningPane(Vertical):
         for key in ("when", "school", "format", "outcome", "counts"):
             table.add_column(Text(t(f"tui.prov.col.{key}", lang)), key=key)
         for run in self.runs:
-            when = _aware(run.started_at).strftime("%Y-%m-%d %H:%M")
+            when = _aware(run.started_at).strftime("%m-%d %H:%M")
             outcome = run.outcome + (" *" if run.dry_run else "")
             key = f"tui.prov.outcome.{run.outcome}"
             try:
@@ -142,7 +142,7 @@ class ProvisioningPane(Vertical):
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
             table.add_row(Text(when), Text(run.school, style=style),
-                          Text(display_safe(run.format)), Text(display_safe(outcome)),
+                          Text(short_format(run.format)), Text(display_safe(outcome)),
                           Text(counts), key=str(run.id))
         if not self.runs:
             table.add_row(Text(t("tui.prov.none", lang)), Text(""), Text(""), Text(""), Text(""))
@@ -196,6 +196,16 @@ class RunReport(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+_FORMAT_SHORT = {"sims-learners": "SIMS-L", "sims-staff": "SIMS-S",
+                 "teacher-centre-learners": "TC-L", "teacher-centre-staff": "TC-S"}
+
+
+def short_format(fmt: str) -> str:
+    """A run's format(s) in a few columns: sims-learners -> SIMS-L."""
+    parts = [p.strip() for p in display_safe(fmt).replace("+", ",").split(",") if p.strip()]
+    return "+".join(_FORMAT_SHORT.get(p, p[:8]) for p in parts)
 
 
 def display_safe_lines(text: str) -> str:

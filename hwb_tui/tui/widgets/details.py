@@ -69,7 +69,8 @@ class DetailsPanel(Static, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    DetailsPanel { height: 7; border: round $primary 50%; padding: 0 1; }
+    DetailsPanel { height: 7; border: round $primary 50%; padding: 0 1;
+                   text-wrap: nowrap; text-overflow: ellipsis; }
     DetailsPanel:focus { border: round $accent; }
     """
 
