@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing as mp
 import os
-import queue
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -241,6 +240,7 @@ class Generator:
     def __init__(self, users: int, seed: int = 2026, now: datetime | None = None,
                  raw_sqlite: bool = False) -> None:
         self.users = users
+        self.seed = seed
         self.rng = random.Random(seed)
         self.now = (now or clock.now()).replace(microsecond=0)
         self.today = self.now.date()
@@ -444,14 +444,14 @@ def state(url: str) -> str:
 
 
 def build(url: str, users: int, login: str, *, seed: int = 2026,
-          progress: Progress | None = None) -> Built:
+          progress: Progress | None = None, parallel: bool | None = None) -> Built:
     """Create the demo directory in the (missing or empty) database at `url`."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     sqlite_path = _sqlite_file(url)
     if sqlite_path is not None:
         gen = Generator(users, seed, raw_sqlite=True)
-        _build_sqlite(url, sqlite_path, gen, say)
+        _build_sqlite(url, sqlite_path, gen, say, parallel)
     else:
         gen = Generator(users, seed)
         _build_generic(url, gen, say)
@@ -506,7 +506,8 @@ def _marker(gen: Generator) -> str:
                        "created_at": gen.now.isoformat()})
 
 
-def _build_sqlite(url: str, path: str, gen: Generator, say: Progress) -> None:
+def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
+                  parallel: bool | None = None) -> None:
     """Build into a side file with the journal off and indexes made after the rows, then move
     it into place: a build that dies half-way leaves no half-built database behind."""
     building = f"{path}.building"
@@ -536,7 +537,8 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress) -> None:
         marks = ", ".join("?" * len(COLUMNS))
         insert_user = f"INSERT INTO user ({cols}) VALUES ({marks})"
         done = 0
-        for chunk in _in_background(gen.rows()):
+        parallel = gen.users >= PARALLEL_FROM if parallel is None else parallel
+        for chunk in _rows_in_parallel(gen) if parallel else gen.rows():
             conn.executemany(insert_user, chunk)
             done += len(chunk)
             if done % 200_000 < CHUNK:
@@ -557,6 +559,8 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (DEMO_MARKER, _marker(gen)))
         conn.execute("COMMIT")
         say("indexes")
+        # A small sort memory lets SQLite's sorter split the work across its worker threads.
+        conn.execute("PRAGMA cache_size=-20000")
         for _, sql in indexes:
             conn.execute(sql)
         conn.execute("PRAGMA analysis_limit=1000")
@@ -570,30 +574,49 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress) -> None:
     os.replace(building, path)
 
 
-def _in_background(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
-    """The chunks, made by a thread while the caller inserts the previous ones: sqlite3 lets go
-    of the GIL inside SQLite, so generating and inserting share the two halves of the work."""
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=4)
-    done = object()
+PARALLEL_FROM = 100_000  # users: below this a second process costs more than it saves
 
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                handoff.put(chunk)
-            handoff.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            handoff.put(exc)
 
-    worker = threading.Thread(target=produce, name="demo-rows", daemon=True)
-    worker.start()
-    while True:
-        item = handoff.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
+def _produce(send: Any, users: int, seed: int, now: datetime) -> None:
+    """In a second process: generate the rows and hand them over, chunk by chunk."""
+    try:
+        gen = Generator(users, seed, now=now, raw_sqlite=True)
+        for chunk in gen.rows():
+            send.send(chunk)
+        send.send(("audit", gen.audit))
+    except BaseException as exc:  # reported to the parent, which raises it
+        send.send(("error", repr(exc)))
+    finally:
+        send.close()
+
+
+def _rows_in_parallel(gen: Generator) -> Iterator[list[tuple[Any, ...]]]:
+    """The generator's rows, made by a second process while this one inserts the previous
+    chunk: generating and inserting each take one of the machine's cores. (A thread would not
+    do: the inserting thread takes the GIL for every row and starves.) The child draws from
+    the same seed and clock, so the rows are exactly those `gen.rows()` would give."""
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_produce, args=(send, gen.users, gen.seed, gen.now),
+                        name="hwb-demo-rows", daemon=True)
+    child.start()
+    send.close()
+    try:
+        while True:
+            item = receive.recv()
+            if isinstance(item, tuple):
+                tag, payload = item
+                if tag == "error":
+                    raise RuntimeError(f"demo generator failed: {payload}")
+                gen.audit = payload
+                return
+            yield item
+    finally:
+        receive.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.terminate()
 
 
 def _sqlite_value(value: Any) -> Any:
