@@ -150,7 +150,12 @@ def add_user(
         created_at=stamp,
         updated_at=stamp,
         expires_on=lifetime_end(lifetime, today),
-        **fields,
+        surname=fields["surname"],
+        forename=fields["forename"],
+        surname_key=fields["surname_key"],
+        forename_key=fields["forename_key"],
+        sort_en=fields["sort_en"],
+        sort_cy=fields["sort_cy"],
     )
     session.add(user)
     session.flush()
@@ -172,7 +177,7 @@ def _bump(session: Session, user: User, expected_status: str, values: dict[str, 
         update(User)
         .where(col(User.id) == user.id, col(User.status) == expected_status,
                col(User.version) == user.version)
-        .values(version=User.version + 1, **values)  # type: ignore[operator]
+        .values(version=User.version + 1, **values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
