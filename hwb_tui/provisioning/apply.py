@@ -142,6 +142,8 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
     names = [(r.surname, r.forename) for r in records if r is not None]
     usernames = allocate_usernames(session, names)
     rows: list[dict[str, Any]] = []
+    # Names repeat (a school has many a Jones Siân): derive each pair's keys once.
+    keys: dict[tuple[str, str], dict[str, str]] = {}
     for change, username in zip(creates, usernames, strict=True):
         record = change.record
         assert record is not None
@@ -165,8 +167,12 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
             "updated_at": stamp,
             "deferred_until": change.values.get("deferred_until"),
             "version": 1,
-            **name_fields(record.surname, record.forename),
         })
+        pair = (record.surname, record.forename)
+        derived = keys.get(pair)
+        if derived is None:
+            derived = keys[pair] = name_fields(*pair)
+        rows[-1].update(derived)
     conn = session.connection()
     # A plain executemany is several times faster than INSERT … RETURNING in batches; the new
     # ids are then read back by username (unique), in chunks.

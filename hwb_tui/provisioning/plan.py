@@ -34,12 +34,14 @@ ACTIONS = ("create", "update", "move", "deactivate", "activate", "defer")
 
 _T = User.__table__  # type: ignore[attr-defined]
 # The columns the planner reads; one query per school loads them all.
+# school and source come last: the per-school query (by school, MIS only) leaves them out.
 _COLUMNS = (
-    "id", "username", "kind", "source", "school", "status", "upn", "staff_code", "surname",
+    "id", "username", "kind", "status", "upn", "staff_code", "surname",
     "forename", "year_group", "reg_group", "admission_number", "admission_date",
-    "leaving_date", "role", "deferred_until", "purged_at", "version",
+    "leaving_date", "role", "deferred_until", "purged_at", "version", "school", "source",
 )
 _SELECT = select(*(_T.c[name] for name in _COLUMNS))
+_SELECT_SCHOOL = select(*(_T.c[name] for name in _COLUMNS[:-2]))
 # The fields an export sets, per kind, in the order compared.
 LEARNER_FIELDS = ("surname", "forename", "year_group", "reg_group", "admission_number",
                   "admission_date", "leaving_date")
@@ -118,7 +120,7 @@ def standing(record: Record, as_of: date) -> tuple[str, date | None]:
 
 def load_school(session: Session, school: str) -> list[Row[Any]]:
     """The school's MIS accounts, in one query."""
-    stmt = _SELECT.where(_T.c.school == school, _T.c.source == "mis")
+    stmt = _SELECT_SCHOOL.where(_T.c.school == school, _T.c.source == "mis")
     return list(session.connection().execute(stmt).all())
 
 
@@ -158,7 +160,7 @@ def make_plan(session: Session, school: str, roster: Roster, as_of: date) -> Pla
             _here(plan, record, mine, STAFF_FIELDS)
         else:
             _arriving(plan, record, None)
-    _unlisted(plan, rows, roster)
+    _unlisted(plan, by_upn, by_code, roster)
     return plan
 
 
@@ -253,16 +255,19 @@ def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
                                changed, from_school=row.school))
 
 
-def _unlisted(plan: Plan, rows: list[Row[Any]], roster: Roster) -> None:
+def _unlisted(
+    plan: Plan, by_upn: dict[str, Row[Any]], by_code: dict[str, Row[Any]], roster: Roster
+) -> None:
     """Active accounts of the kinds these files cover that the files do not list."""
     kinds = roster.kinds
-    for row in rows:
-        if row.status != ACTIVE or row.kind not in kinds:
-            continue
-        if row.kind == "learner":
-            if row.upn in roster.learners:
-                continue
-        elif row.staff_code in roster.staff:
+    absent: list[Row[Any]] = []
+    if "learner" in kinds:
+        absent.extend(by_upn[u] for u in by_upn.keys() - roster.learners.keys())
+    if "staff" in kinds:
+        absent.extend(by_code[c] for c in by_code.keys() - roster.staff.keys())
+    absent.sort(key=lambda r: r.id)
+    for row in absent:
+        if row.status != ACTIVE:
             continue
         if row.deferred_until is not None and row.deferred_until <= plan.as_of:
             # the summer rollover's deferred deactivation falls due even if the MIS has

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert, select, update
+
 from hwb_tui.core import clock
 from hwb_tui.core.access import PROVISIONING_ACTOR, system_actor
 from hwb_tui.core.db import Store
@@ -33,7 +35,9 @@ COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
           "not_in_export", "invalid")
 _COUNT_OF_ACTION = {"create": "created", "update": "updated", "move": "moved",
                     "deactivate": "deactivated", "activate": "activated", "defer": "deferred"}
-STORED_ERRORS = 1000  # a run record keeps this many error lines; the command prints them all
+STORED_ERRORS = 1000
+_RUNS = ProvisioningRun.__table__  # type: ignore[attr-defined]
+_SCHOOLS = School.__table__  # type: ignore[attr-defined]  # a run record keeps this many error lines; the command prints them all
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ def provision(
     as_of = options.as_of or clock.now().date()
     report = ProvisionReport(as_of=as_of, dry_run=options.dry_run)
     total = sum(_size(p) for paths in groups.values() for p in paths)
+    known = _known_schools(store, list(groups))
     done = 0
     unavailable: DatabaseUnavailable | None = None
     for index, (dfes, paths) in enumerate(groups.items()):
@@ -161,7 +166,7 @@ def provision(
         else:
             tick = _ticker(progress, dfes, index, len(groups), done, total)
             try:
-                result = _school(store, dfes, paths, options, as_of, tick)
+                result = _school(store, dfes, paths, options, as_of, tick, dfes in known)
             except DatabaseUnavailable as exc:
                 unavailable = exc
                 result = SchoolResult(dfes, "failed", message=exc.message(options.language))
@@ -170,6 +175,17 @@ def provision(
         if progress is not None:
             progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
     return report
+
+
+def _known_schools(store: Store, numbers: list[str]) -> set[str]:
+    """Which of these DfES numbers the School table has (one query for the whole command)."""
+    known: set[str] = set()
+    with store.read() as session:
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i:i + 500]
+            stmt = select(_SCHOOLS.c.dfes).where(_SCHOOLS.c.dfes.in_(chunk))
+            known.update(session.connection().execute(stmt).scalars())
+    return known
 
 
 def _size(path: Path) -> int:
@@ -205,6 +221,7 @@ def _school(
     options: ProvisionOptions,
     as_of: date,
     tick: Callable[[str, int], None],
+    known: bool,
 ) -> SchoolResult:
     lang = options.language
     tick("read", 0)
@@ -215,8 +232,6 @@ def _school(
     result.errors = [e.render(lang) for e in roster.errors]
     result.counts["invalid"] = len({(e.file, e.line) for e in roster.errors})
     started = clock.now()
-    with store.read() as session:
-        known = session.get(School, dfes) is not None
     if not known:
         result.message = t("error.school_not_found", lang, dfes=dfes)
     if not known or roster.fatal or (roster.errors and not options.skip_invalid):
@@ -239,19 +254,21 @@ def _school(
     actor = system_actor(PROVISIONING_ACTOR).login
     try:
         with store.write() as session:
-            run = _run_row(result, options, as_of, started, "applying")
-            session.add(run)
-            session.flush()
+            conn = session.connection()
+            # Core statements, not ORM objects: a national re-sync records 1,500 runs.
+            run_values = _run_values(result, options, as_of, started, "applying")
+            inserted = conn.execute(insert(_RUNS).values(**run_values)).inserted_primary_key
+            run_id = int(inserted[0]) if inserted is not None else 0
             plan = make_plan(session, dfes, roster, as_of)
             limit = check_limit(plan, options.max_deactivations, options.force)
             if limit.blocked:
                 raise _Blocked(plan, limit)
             tick("apply", len(plan.changes))
-            apply_plan(session, plan, run_id=run.id or 0, actor=actor, stamp=clock.now())
+            apply_plan(session, plan, run_id=run_id, actor=actor, stamp=clock.now())
             result.outcome = "applied"
-            result.run_id = run.id
+            result.run_id = run_id
             _fill(result, plan, limit, roster)
-            _finish_row(run, result)
+            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**_finish_values(result)))
     except _Blocked as blocked:
         _fill(result, blocked.plan, blocked.limit, roster)
         result.outcome = "blocked"
@@ -291,33 +308,33 @@ def _fill(result: SchoolResult, plan: Plan, limit: Limit, roster: Roster) -> Non
                     "maximum": limit.maximum, "force": limit.force, "blocked": limit.blocked}
 
 
-def _run_row(
+def _run_values(
     result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any, outcome: str
-) -> ProvisioningRun:
+) -> dict[str, Any]:
     formats = sorted({f.format for f in result.files if f.format})
-    return ProvisioningRun(
-        started_at=started,
-        school=result.school,
-        actor=PROVISIONING_ACTOR,
-        files=json.dumps([f.name for f in result.files], ensure_ascii=False),
-        sha256=json.dumps([f.sha256 for f in result.files]),
-        format=",".join(formats) or options.format,
-        as_of=as_of,
-        dry_run=options.dry_run,
-        outcome=outcome,
-    )
+    return {
+        "started_at": started,
+        "school": result.school,
+        "actor": PROVISIONING_ACTOR,
+        "files": json.dumps([f.name for f in result.files], ensure_ascii=False),
+        "sha256": json.dumps([f.sha256 for f in result.files]),
+        "format": ",".join(formats) or options.format,
+        "as_of": as_of,
+        "dry_run": options.dry_run,
+        "outcome": outcome,
+    }
 
 
-def _finish_row(run: ProvisioningRun, result: SchoolResult) -> None:
-    run.outcome = result.outcome
-    run.finished_at = clock.now()
+def _finish_values(result: SchoolResult) -> dict[str, Any]:
+    values: dict[str, Any] = {"outcome": result.outcome, "finished_at": clock.now()}
     for name in COUNTS:
-        setattr(run, name, result.counts[name])
+        values[name] = result.counts[name]
     stored = result.as_dict()
     if len(result.errors) > STORED_ERRORS:
         stored["errors"] = result.errors[:STORED_ERRORS]
         stored["errors_total"] = len(result.errors)
-    run.report = json.dumps(stored, ensure_ascii=False, sort_keys=True)
+    values["report"] = json.dumps(stored, ensure_ascii=False, sort_keys=True)
+    return values
 
 
 def _record_failure(
@@ -325,8 +342,7 @@ def _record_failure(
 ) -> None:
     """A rejected or blocked run, recorded on its own: accounts and audit are untouched."""
     with store.write() as session:
-        run = _run_row(result, options, as_of, started, result.outcome)
-        _finish_row(run, result)
-        session.add(run)
-        session.flush()
-        result.run_id = run.id
+        values = _run_values(result, options, as_of, started, result.outcome)
+        inserted = session.connection().execute(
+            insert(_RUNS).values({**values, **_finish_values(result)})).inserted_primary_key
+        result.run_id = int(inserted[0]) if inserted is not None else None
