@@ -75,6 +75,7 @@ class ProvisioningPane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "report", "key.report", id="prov.report"),
+        Binding("o", "open_file", "key.preview", id="prov.open_file"),
     ]
 
     def __init__(self, store: Store, actor: Actor, *, id: str | None = None) -> None:
@@ -133,12 +134,7 @@ class ProvisioningPane(Vertical):
             table.add_column(Text(t(f"tui.prov.col.{key}", lang)), key=key)
         for run in self.runs:
             when = _aware(run.started_at).strftime("%m-%d %H:%M")
-            outcome = run.outcome + (" *" if run.dry_run else "")
-            key = f"tui.prov.outcome.{run.outcome}"
-            try:
-                outcome = t(key, lang) + (" *" if run.dry_run else "")
-            except KeyError:
-                pass
+            outcome = outcome_label(run.outcome, lang) + (" *" if run.dry_run else "")
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
             table.add_row(Text(when), Text(run.school, style=style),
@@ -154,6 +150,16 @@ class ProvisioningPane(Vertical):
         if not self.runs or table.cursor_row >= len(self.runs):
             return
         self.app.push_screen(RunReport(self.runs[table.cursor_row], self.lang))
+
+    def action_open_file(self) -> None:
+        from hwb_tui.tui.screens.provision_file import ProvisionFileModal
+
+        def closed(applied: bool | None) -> None:
+            self.query_one(DataTable).focus()
+            if applied:
+                self._load()
+
+        self.app.push_screen(ProvisionFileModal(self.store, self.actor, self.lang), closed)
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
@@ -171,11 +177,12 @@ class RunReport(ModalScreen[None]):
         super().__init__()
         self.run = run
         self.lang = lang
+        self.pretty = ""  # the report as shown
 
     def compose(self) -> ComposeResult:
         run = self.run
         title = t("tui.prov.report_title", self.lang, id=run.id, school=run.school,
-                  outcome=run.outcome)
+                  outcome=outcome_label(run.outcome, self.lang))
         with Vertical(id="report-box"):
             yield Static(Text(title, style="bold"), id="report-title")
             with VerticalScroll(id="report-body"):
@@ -184,8 +191,9 @@ class RunReport(ModalScreen[None]):
                         pretty = json.dumps(json.loads(run.report), indent=2, ensure_ascii=False)
                     except ValueError:
                         pretty = run.report
-                    yield Static(Syntax(display_safe_lines(pretty), "json", theme="ansi_dark",
-                                        word_wrap=True))
+                    self.pretty = display_safe_lines(pretty)
+                    # Syntax highlights the JSON; it never reads markup in the report's text.
+                    yield Static(Syntax(self.pretty, "json", theme="ansi_dark", word_wrap=True))
                 else:
                     yield Static(Text(t("tui.prov.no_report", self.lang), style="dim"))
         yield Footer()
@@ -196,6 +204,14 @@ class RunReport(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def outcome_label(outcome: str, lang: str) -> str:
+    """A run's outcome in the operator's language (an unknown outcome shown as it is)."""
+    try:
+        return t(f"tui.prov.outcome.{outcome}", lang)
+    except KeyError:
+        return display_safe(outcome)
 
 
 _FORMAT_SHORT = {"sims-learners": "SIMS-L", "sims-staff": "SIMS-S",

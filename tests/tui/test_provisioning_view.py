@@ -1,0 +1,133 @@
+"""The Provisioning view: runs newest first, stale schools flagged, reports, preview then apply."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+from textual.widgets import DataTable, Input
+
+from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
+from hwb_tui.tui.screens.provision_file import ProvisionFileModal
+from hwb_tui.tui.screens.provisioning import RunReport
+from tests.tui.conftest import HOME, NOW, OTHER, Seed
+from tests.tui.test_console import SIZE, settle
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+def add_run(seed: Seed, school: str, days_ago: int, outcome: str = "applied",
+            created: int = 0) -> int:
+    with seed.store.write() as s:
+        run = ProvisioningRun(
+            started_at=NOW - timedelta(days=days_ago), finished_at=NOW - timedelta(days=days_ago),
+            school=school, actor="provisioning-client", files='["x.csv"]', sha256='["0"]',
+            format="sims-learners", as_of=date(2026, 11, 1), outcome=outcome, created=created,
+            report=json.dumps({"school": school, "outcome": outcome, "note": "[bold]x[/]"}))
+        s.add(run)
+        s.flush()
+        assert run.id is not None
+        return run.id
+
+
+async def test_runs_newest_first_and_stale_schools_flagged(seed: Seed) -> None:
+    add_run(seed, HOME, 10, created=5)
+    add_run(seed, OTHER, 1, created=7)
+    add_run(seed, HOME, 0, outcome="rejected")  # a failure does not make a school fresh
+    app = seed.app("admin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        pane = app.screen.query_one("#provisioning")
+        table = pane.query_one(DataTable)
+        assert table.row_count == 3
+        schools = [str(table.get_row_at(i)[1]) for i in range(3)]
+        assert schools == [HOME, OTHER, HOME]  # newest first
+        assert [str(table.get_row_at(i)[3]) for i in range(3)] == ["rejected", "applied",
+                                                                   "applied"]
+        stale = str(pane.query_one("#prov-stale").render())
+        assert HOME in stale and OTHER not in stale
+        await pilot.press("down", "down", "enter")  # the run of 10 days ago
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunReport)
+        report = app.screen
+        assert "\n  \"note\": \"[bold]x[/]\"\n" in report.pretty  # pretty JSON, data literal
+        strip_text = "".join(
+            strip.text for strip in report.query_one("#report-body Static").render_lines(
+                report.query_one("#report-body Static").region.reset_offset))
+        assert '"note": "[bold]x[/]"' in strip_text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RunReport)
+
+
+async def test_a_champion_sees_only_runs_of_their_schools(seed: Seed) -> None:
+    add_run(seed, HOME, 1)
+    add_run(seed, OTHER, 1)
+    app = seed.app("champ")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        table = app.screen.query_one("#provisioning").query_one(DataTable)
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [HOME]
+
+
+async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
+    export = tmp_path / "6612001-learners.csv"
+    shutil.copy(SAMPLES / "6612001-learners.csv", export)
+    app = seed.app("admin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ProvisionFileModal)
+        modal.query_one("#prov-files", Input).value = str(export)
+        await pilot.click("#prov-preview")
+        await settle(app, pilot)
+        apply = modal.query_one("#prov-apply")
+        assert not apply.disabled
+        summary = str(modal.query_one("#prov-summary").render())
+        assert "planned" in summary and "nothing has changed yet" in summary
+        with seed.store.read() as s:  # a dry run changes nothing and is not recorded
+            assert s.exec(select(ProvisioningRun)).first() is None
+        await pilot.click("#prov-apply")
+        await settle(app, pilot)
+        assert "applied" in str(modal.query_one("#prov-summary").render())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        table = app.screen.query_one("#provisioning").query_one(DataTable)
+        assert table.row_count == 1 and str(table.get_row_at(0)[1]) == HOME
+    with seed.store.read() as s:
+        runs = s.exec(select(ProvisioningRun)).all()
+        assert len(runs) == 1 and runs[0].outcome == "applied" and runs[0].created > 0
+        assert s.exec(select(User).where(col(User.kind) == "learner")).all()
+        event = s.exec(select(AuditEvent).where(col(AuditEvent.action) == "console_provision")
+                       ).one()
+        assert event.actor == "admin" and str(runs[0].id) in (event.detail or "")
+
+
+async def test_a_champion_cannot_provision_another_school(seed: Seed, tmp_path: Path) -> None:
+    export = tmp_path / "6612002-learners.csv"
+    shutil.copy(SAMPLES / "6612002-learners.csv", export)
+    app = seed.app("champ")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        modal = app.screen
+        modal.query_one("#prov-school", Input).value = ""
+        modal.query_one("#prov-files", Input).value = str(export)
+        await pilot.click("#prov-preview")
+        await settle(app, pilot)
+        assert "6612002" in str(modal.query_one("#prov-summary").render())
+        assert modal.query_one("#prov-apply").disabled
