@@ -152,8 +152,9 @@ def _upn_problem(upn: str) -> str | None:
     """core.names.upn_problem, with a fast path for the valid UPNs that fill an export."""
     digits = upn[1:]
     if (len(upn) == 13 and digits.isascii() and digits.isdigit()
-            and 660 <= int(digits[:3]) <= 681
-            and upn[0] == UPN_LETTERS[sum(map(mul, map(int, digits), _UPN_WEIGHTS)) % 23]):
+            and "660" <= digits[:3] <= "681"
+            # ASCII digit bytes are 48 + the digit: subtract 48 × (sum of the weights, 90)
+            and upn[0] == UPN_LETTERS[(sum(map(mul, digits.encode(), _UPN_WEIGHTS)) - 4320) % 23]):
         return None
     return upn_problem(upn)
 

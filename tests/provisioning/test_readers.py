@@ -7,9 +7,19 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from hwb_tui.core.names import make_upn, upn_problem
 from hwb_tui.provisioning import layouts
-from hwb_tui.provisioning.readers import combine, decode, parse_year, read_bytes, read_export
+from hwb_tui.provisioning.readers import (
+    _upn_problem,
+    combine,
+    decode,
+    parse_year,
+    read_bytes,
+    read_export,
+)
 from tests.provisioning.conftest import (
     SIMS_LEARNERS,
     SIMS_STAFF,
@@ -253,3 +263,16 @@ def test_sample_exports_read_cleanly() -> None:
         assert result.records
         formats.add(result.profile)
     assert formats == set(layouts.profile_names())
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=11, max_size=14))
+def test_the_readers_fast_upn_check_agrees_with_the_core(text: str) -> None:
+    assert _upn_problem(text) == upn_problem(text)
+
+
+@given(st.integers(650, 690), st.integers(0, 9999), st.integers(0, 99), st.integers(0, 999))
+def test_the_fast_upn_check_accepts_what_the_core_accepts(la: int, est: int, year: int,
+                                                           serial: int) -> None:
+    value = make_upn(la, est, year, serial)
+    assert _upn_problem(value) == upn_problem(value)
+    assert (_upn_problem(value) is None) == (660 <= la <= 681)
