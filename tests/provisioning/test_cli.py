@@ -118,3 +118,21 @@ def test_samples_apply_cleanly_to_the_demo_and_idempotently(
         store.dispose()
     assert got[upn(900, SCHOOL, 22)].forename == "Siân"
     assert any(u.surname == "Glyndŵr" and u.school == "6612004" for u in got.values())
+
+
+def test_every_message_key_built_from_a_value_exists() -> None:
+    from hwb_tui.i18n import catalogue
+    from hwb_tui.provisioning.service import EXIT
+
+    keys = catalogue()
+    for outcome in EXIT:
+        assert f"provisioning.outcome.{outcome}" in keys
+    for what in ("moved_away", "stale_move", "leaver_no_account", "purged", "upn_taken"):
+        assert f"provisioning.notice.{what}" in keys
+    for reason in ("missing", "upn_length", "upn_digits", "upn_letter", "upn_la", "upn_check",
+                   "bad_date", "duplicate_upn", "duplicate_staff_code", "missing_column",
+                   "unknown_format", "no_such_format", "empty_file", "unreadable",
+                   "undecodable", "bad_csv"):
+        assert f"provisioning.reason.{reason}" in keys
+    for stage in ("read", "plan", "apply", "done"):
+        assert f"provisioning.cli.progress_{stage}" in keys
