@@ -204,7 +204,8 @@ def main() -> int:
                                 and results["school_2000_first_load"]["seconds"] < 0.5},
     }
     meta = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "smoke": args.smoke,
-            "database": url.split(":")[0].split("+")[0], "schools": args.schools, "rows_per_school": args.rows,
+            "database": url.split(":")[0].split("+")[0], "schools": args.schools,
+            "rows_per_school": args.rows,
             "python": platform.python_version(), "machine": platform.machine()}
     print()
     print(f"{'measure':28} {'rows':>9} {'seconds':>9} {'rows/s':>10} {'cpu s':>8} "
