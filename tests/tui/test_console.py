@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlmodel import col, select
+from textual.worker import WorkerCancelled
 
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, Operator, User
 from hwb_tui.tui.app import HwbApp
@@ -17,7 +18,10 @@ SIZE = (80, 24)
 async def settle(app: HwbApp, pilot: object) -> None:
     """Let every worker finish and its results paint."""
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a search superseded by a newer one: that is the point
         await pilot.pause()  # type: ignore[attr-defined]
 
 
