@@ -148,9 +148,16 @@ def make_plan(session: Session, school: str, roster: Roster, as_of: date) -> Pla
         elif row.kind == "staff" and row.staff_code:
             by_code[row.staff_code] = row
     elsewhere = load_upns(session, [u for u in roster.learners if u not in by_upn])
+    of_record, of_row = _GETTERS[LEARNER_FIELDS]
     for upn, record in roster.learners.items():
         mine = by_upn.get(upn)
         if mine is not None:
+            # The common case of a re-sync, decided inline: a current learner whose active
+            # account already says what the record says.
+            if (record.leaving_date is None and mine.status == ACTIVE
+                    and mine.deferred_until is None and mine.purged_at is None
+                    and of_record(record) == of_row(mine)):
+                continue
             _here(plan, record, mine, LEARNER_FIELDS)
         else:
             _arriving(plan, record, elsewhere.get(upn))
