@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,10 +12,21 @@ from textual.widgets import DataTable, Input
 from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
 from hwb_tui.tui.screens.provision_file import ProvisionFileModal
 from hwb_tui.tui.screens.provisioning import RunReport
+from tests.builders import learner_upn
 from tests.tui.conftest import HOME, NOW, OTHER, Seed
 from tests.tui.test_console import SIZE, settle
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+def write_export(path: Path, dfes: str) -> Path:
+    """A small SIMS learners export for `dfes`: three learners, valid UPNs."""
+    lines = ["UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
+             "Date of Leaving,Year,Reg"]
+    for serial, (surname, forename) in enumerate(
+            [("Gruffydd", "Elin"), ("Glyndŵr", "Owain"), ("ap Siôn", "Llinos")], start=101):
+        lines.append(f"{learner_upn(dfes, serial)},{surname},{forename},{serial},"
+                     f"01/09/2021,,8,8G")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def add_run(seed: Seed, school: str, days_ago: int, outcome: str = "applied",
@@ -78,8 +88,7 @@ async def test_a_champion_sees_only_runs_of_their_schools(seed: Seed) -> None:
 
 
 async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
-    export = tmp_path / "6612001-learners.csv"
-    shutil.copy(SAMPLES / "6612001-learners.csv", export)
+    export = write_export(tmp_path / "6612001-learners.csv", HOME)
     app = seed.app("admin")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -107,7 +116,7 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
         assert table.row_count == 1 and str(table.get_row_at(0)[1]) == HOME
     with seed.store.read() as s:
         runs = s.exec(select(ProvisioningRun)).all()
-        assert len(runs) == 1 and runs[0].outcome == "applied" and runs[0].created > 0
+        assert len(runs) == 1 and runs[0].outcome == "applied" and runs[0].created == 3
         assert s.exec(select(User).where(col(User.kind) == "learner")).all()
         event = s.exec(select(AuditEvent).where(col(AuditEvent.action) == "console_provision")
                        ).one()
@@ -115,8 +124,7 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
 
 
 async def test_a_champion_cannot_provision_another_school(seed: Seed, tmp_path: Path) -> None:
-    export = tmp_path / "6612002-learners.csv"
-    shutil.copy(SAMPLES / "6612002-learners.csv", export)
+    export = write_export(tmp_path / "6612002-learners.csv", OTHER)
     app = seed.app("champ")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
