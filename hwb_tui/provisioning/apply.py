@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
 from hwb_tui.core.accounts import name_fields, username_key_of
@@ -28,6 +28,8 @@ LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a 
 _RANGE_CHUNK = 100
 _ID_CHUNK = 500
 
+# Names repeat (many a Jones Siân): each pair's derived columns are computed once per process.
+_NAME_KEYS: dict[tuple[str, str], dict[str, str]] = {}
 _USERS = User.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
@@ -68,11 +70,17 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
     keys = sorted({search_key(b) for b in bases})
     taken: dict[str, set[int]] = {k: set() for k in keys}
     conn = session.connection()
-    column = _USERS.c.username_key
     for i in range(0, len(keys), _RANGE_CHUNK):
         chunk = keys[i:i + _RANGE_CHUNK]
-        clause = or_(*(and_(column >= k, column < k + "\uffff") for k in chunk))
-        for (found,) in conn.execute(select(column).where(clause)):
+        # Plain SQL text: building 100 SQLAlchemy range expressions costs more than the query.
+        where = " OR ".join(f"(username_key >= :lo{j} AND username_key < :hi{j})"
+                            for j in range(len(chunk)))
+        params: dict[str, str] = {}
+        for j, key in enumerate(chunk):
+            params[f"lo{j}"] = key
+            params[f"hi{j}"] = key + "\uffff"
+        stmt = text(f'SELECT username_key FROM "user" WHERE {where}')
+        for (found,) in conn.execute(stmt, params):
             _note_taken(taken, found)
     out: list[str] = []
     # The smallest free number only ever grows (numbers are only added), so each base keeps
@@ -142,8 +150,9 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
     names = [(r.surname, r.forename) for r in records if r is not None]
     usernames = allocate_usernames(session, names)
     rows: list[dict[str, Any]] = []
-    # Names repeat (a school has many a Jones Siân): derive each pair's keys once.
-    keys: dict[tuple[str, str], dict[str, str]] = {}
+    keys = _NAME_KEYS
+    if len(keys) > 200_000:
+        keys.clear()
     for change, username in zip(creates, usernames, strict=True):
         record = change.record
         assert record is not None
