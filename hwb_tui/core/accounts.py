@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
@@ -39,6 +40,7 @@ from hwb_tui.core.names import (
 )
 
 REACTIVATION_MONTHS = 12
+USERNAME_ATTEMPTS = 5
 LIFETIMES = ("1m", "3m", "6m", "year")
 
 
@@ -139,26 +141,35 @@ def add_user(
         raise InvalidValue(field="forename", reason=t("validation.name_required"))
     today = today or clock.now().date()
     stamp = clock.now()
-    username = allocate_username(session, fields["surname"], fields["forename"])
-    user = User(
-        username=username,
-        username_key=username_key_of(username),
-        kind=kind,
-        source="non-mis",
-        school=school,
-        status=ACTIVE,
-        created_at=stamp,
-        updated_at=stamp,
-        expires_on=lifetime_end(lifetime, today),
-        surname=fields["surname"],
-        forename=fields["forename"],
-        surname_key=fields["surname_key"],
-        forename_key=fields["forename_key"],
-        sort_en=fields["sort_en"],
-        sort_cy=fields["sort_cy"],
-    )
-    session.add(user)
-    session.flush()
+    # On PostgreSQL two operators adding the same name at once can pick the same username; the
+    # loser's insert fails on the unique index, and it takes the next number instead.
+    for attempt in range(USERNAME_ATTEMPTS):
+        username = allocate_username(session, fields["surname"], fields["forename"])
+        user = User(
+            username=username,
+            username_key=username_key_of(username),
+            kind=kind,
+            source="non-mis",
+            school=school,
+            status=ACTIVE,
+            created_at=stamp,
+            updated_at=stamp,
+            expires_on=lifetime_end(lifetime, today),
+            surname=fields["surname"],
+            forename=fields["forename"],
+            surname_key=fields["surname_key"],
+            forename_key=fields["forename_key"],
+            sort_en=fields["sort_en"],
+            sort_cy=fields["sort_cy"],
+        )
+        try:
+            with session.begin_nested():
+                session.add(user)
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == USERNAME_ATTEMPTS - 1:
+                raise
     audit(session, actor.login, "add", user, detail={"kind": kind, "lifetime": lifetime})
     return user
 

@@ -145,7 +145,7 @@ _TOTALS: dict[str, dict[str, int]] = {}
 
 def kind_totals(session: Session) -> dict[str, int]:
     """Users per kind, read once per database per process: only an input to plan choice."""
-    url = str(session.get_bind().engine.url)  # type: ignore[union-attr]
+    url = str(session.get_bind().engine.url)
     if url not in _TOTALS:
         rows = session.exec(select(User.kind, func.count()).group_by(col(User.kind))).all()
         _TOTALS[url] = {kind: int(n) for kind, n in rows}
