@@ -13,6 +13,7 @@ import csv
 import json
 import multiprocessing as mp
 import os
+import pickle
 import random
 import sqlite3
 import time
@@ -241,6 +242,7 @@ class Generator:
                  raw_sqlite: bool = False) -> None:
         self.users = users
         self.seed = seed
+        self.raw = raw_sqlite
         self.rng = random.Random(seed)
         self.now = (now or clock.now()).replace(microsecond=0)
         self.today = self.now.date()
@@ -300,6 +302,12 @@ class Generator:
         admitted = {y: [self.day(date(academic_start.year - y, 9, d)) for d in range(1, 11)]
                     for y in range(14)}
         rand, bits = rng.random, rng.getrandbits
+        # Raw SQLite rows are all text, '' standing for NULL (the INSERT says NULLIF(?, '') and
+        # column affinity makes numbers of digits): one string per row crosses between processes
+        # far cheaper than a pickled tuple of mixed values.
+        raw = self.raw
+        null: Any = "" if raw else None
+        one: Any = "1" if raw else 1
         taken: dict[str, int] = {}  # username key -> collision numbers issued
         serials: dict[tuple[str, int], int] = {}  # (school, UPN year) -> last serial
         staff_seq: dict[str, int] = {}
@@ -320,28 +328,29 @@ class Generator:
             created = bits(12)
             created_at = created_pool[created]
             mis = kind == "learner" or kind == "staff"
-            upn = staff_code = reg_group = admission_number = role = None
-            year_group = None
-            admission_date = leaving_date = expires_on = None
-            ite_at = ite_by = None
+            upn = staff_code = reg_group = admission_number = role = null
+            year_group: Any = null
+            admission_date = leaving_date = expires_on = null
+            ite_at = ite_by = null
             deactivated = rand() < DEACTIVATED_SHARE
             if kind == "learner":
                 years = sch.phase.years
-                year_group = years[int(rand() * len(years))]
-                upn_year = (academic_start.year - year_group) % 100
+                year = years[int(rand() * len(years))]
+                upn_year = (academic_start.year - year) % 100
                 upn = self._upn(sch, upn_year, serials)
-                reg_group = f"{'R' if year_group == 0 else year_group}{'ABCD'[bits(2)]}"
+                reg_group = f"{'R' if year == 0 else year}{'ABCD'[bits(2)]}"
                 seq = admission_seq.get(sch.dfes, 0) + 1
                 admission_seq[sch.dfes] = seq
                 admission_number = f"{seq:06d}"
-                admission_date = admitted[year_group][int(rand() * 10)]
+                admission_date = admitted[year][int(rand() * 10)]
+                year_group = str(year) if raw else year
             elif kind == "staff":
                 seq = staff_seq.get(sch.dfes, 0) + 1
                 staff_seq[sch.dfes] = seq
                 staff_code = f"{base[:2].upper()}{base[-1:]}{seq}"
                 role = rng.choices(roles, weights=role_weights)[0]
             status = "active"
-            deactivated_at = deactivated_by = reason = None
+            deactivated_at = deactivated_by = reason = null
             updated_at = created_sql[created]
             if deactivated:
                 status = "deactivated"
@@ -369,11 +378,12 @@ class Generator:
                 else:
                     expires_on = self.day(self.today + timedelta(days=rng.randint(57, 365)))
             chunk.append((
-                uid, username, kind, "mis" if mis else "non-mis", sch.dfes, *name_cols[:4],
+                str(uid) if raw else uid, username, kind, "mis" if mis else "non-mis", sch.dfes,
+                *name_cols[:4],
                 username_key, name_cols[4], name_cols[5], upn, staff_code, year_group, reg_group,
                 admission_number, admission_date, leaving_date, role, status,
-                created_sql[created], updated_at, deactivated_at, deactivated_by, reason, None,
-                expires_on, ite_at, ite_by, None, 1,
+                created_sql[created], updated_at, deactivated_at, deactivated_by, reason, null,
+                expires_on, ite_at, ite_by, null, one,
             ))
             if len(chunk) >= CHUNK:
                 yield chunk
@@ -534,7 +544,7 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
                          gen.school_rows())
         say(f"schools: {len(gen.schools)}")
         cols = ", ".join(COLUMNS)
-        marks = ", ".join("?" * len(COLUMNS))
+        marks = ", ".join(["NULLIF(?, '')"] * len(COLUMNS))
         insert_user = f"INSERT INTO user ({cols}) VALUES ({marks})"
         done = 0
         parallel = gen.users >= PARALLEL_FROM if parallel is None else parallel
@@ -582,15 +592,28 @@ def _produce(send: Any, users: int, seed: int, now: datetime) -> None:
     try:
         gen = Generator(users, seed, now=now, raw_sqlite=True)
         for chunk in gen.rows():
-            send.send(chunk)
-        send.send(("audit", gen.audit))
+            send.send_bytes(_pack(chunk))
+        send.send_bytes(pickle.dumps(("audit", gen.audit)))
     except BaseException as exc:  # reported to the parent, which raises it
-        send.send(("error", repr(exc)))
+        send.send_bytes(pickle.dumps(("error", repr(exc))))
     finally:
         send.close()
 
 
-def _rows_in_parallel(gen: Generator) -> Iterator[list[tuple[Any, ...]]]:
+# Between the processes a chunk is one string: a marker byte, then rows joined by RS and fields
+# by US (control characters no name can hold: names are made display-safe).
+_RS, _US = "\x1e", "\x1f"
+
+
+def _pack(chunk: list[tuple[Any, ...]]) -> bytes:
+    return b"\x00" + _RS.join(_US.join(row) for row in chunk).encode("utf-8")
+
+
+def _unpack(data: bytes) -> list[list[str]]:
+    return [row.split(_US) for row in data[1:].decode("utf-8").split(_RS)]
+
+
+def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
     """The generator's rows, made by a second process while this one inserts the previous
     chunk: generating and inserting each take one of the machine's cores. (A thread would not
     do: the inserting thread takes the GIL for every row and starves.) The child draws from
@@ -604,14 +627,14 @@ def _rows_in_parallel(gen: Generator) -> Iterator[list[tuple[Any, ...]]]:
     send.close()
     try:
         while True:
-            item = receive.recv()
-            if isinstance(item, tuple):
-                tag, payload = item
+            data = receive.recv_bytes()
+            if data[:1] != b"\x00":
+                tag, payload = pickle.loads(data)
                 if tag == "error":
                     raise RuntimeError(f"demo generator failed: {payload}")
                 gen.audit = payload
                 return
-            yield item
+            yield _unpack(data)
     finally:
         receive.close()
         child.join(timeout=5)
