@@ -275,3 +275,31 @@ def test_runs_newest_first_in_scope(store: Store, run: Run) -> None:
 def test_welsh_output_for_a_welsh_operator(store: Store, run: Run) -> None:
     code, out, _ = run("--lang", "cy", "users", "list")
     assert code == 0 and "Enw defnyddiwr" in out
+
+
+def test_a_username_never_changes_when_the_name_changes(store: Store, run: Run,
+                                                        tmp_path: Path) -> None:
+    header = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
+              "Date of Leaving,Year,Reg")
+    upn = b.learner_upn(HERE, 5)
+    first, renamed = tmp_path / f"{HERE}-a.csv", tmp_path / f"{HERE}-b.csv"
+    first.write_text(f"{header}\n{upn},Pritchard,Siân,A1,01/09/2022,,9,9A\n", encoding="utf-8")
+    renamed.write_text(f"{header}\n{upn},Llywelyn-Jones,Siwan,A1,01/09/2022,,9,9A\n",
+                       encoding="utf-8")
+    assert run("provision", str(first), "--school", HERE)[0] == 0
+    assert run("provision", str(renamed), "--school", HERE)[0] == 0
+    code, out, _ = run("users", "list", "--json", "--search", upn)
+    (learner,) = json.loads(out)
+    assert (learner["surname"], learner["forename"]) == ("Llywelyn-Jones", "Siwan")
+    assert learner["username"] == "PritchardS@hwbcymru.net"
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+@pytest.mark.parametrize("command", [[], ["users"], ["users", "list"], ["users", "show"],
+                                     ["users", "add"], ["users", "deactivate"],
+                                     ["users", "activate"], ["audit"], ["runs"], ["operators"],
+                                     ["operators", "add"], ["operators", "list"], ["demo"]])
+def test_help_works_in_both_languages(run: Run, lang: str, command: list[str]) -> None:
+    code, out, err = run("--lang", lang, *command, "--help")
+    assert code == 0, err
+    assert ("defnydd" if lang == "cy" else "usage") in out.lower()
