@@ -218,3 +218,16 @@ def test_two_operators_deactivating_at_once_one_wins_nothing_twice(db: Store,
     assert _user(db, uid).deactivated_by == winners[0]
     events = _events(db, uid)
     assert [(e.action, e.actor) for e in events] == [("deactivate", winners[0])]
+
+
+def test_usernames_get_collision_numbers_case_insensitively(db: Store) -> None:
+    admin = b.actor(db, "admin")
+    made = []
+    with db.write() as s:
+        for surname, forename in [("Jones", "Ffion"), ("Jones", "Fflur"), ("JONES", "fred"),
+                                  ("jones", "Ffion"), ("Jônes", "Ffion"), ("Jones", "Siân")]:
+            made.append(accounts.add_user(s, admin, kind="governor", school=HERE,
+                                          surname=surname, forename=forename).username)
+    assert made == ["JonesF@hwbcymru.net", "JonesF2@hwbcymru.net", "JONESF3@hwbcymru.net",
+                    "JonesF4@hwbcymru.net", "JonesF5@hwbcymru.net", "JonesS@hwbcymru.net"]
+
