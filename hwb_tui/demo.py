@@ -621,7 +621,7 @@ def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_produce, args=(send, gen.users, gen.seed, gen.now),
+    child = ctx.Process(target=_produce,  # type: ignore[attr-defined] args=(send, gen.users, gen.seed, gen.now),
                         name="hwb-demo-rows", daemon=True)
     child.start()
     send.close()

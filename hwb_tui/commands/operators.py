@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -59,7 +60,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     schools: dict[str, list[str]] = {}
     for link in links:
         schools.setdefault(link.login, []).append(link.school)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "login": op.login,
             "role": op.role,
