@@ -619,9 +619,9 @@ def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
     do: the inserting thread takes the GIL for every row and starves.) The child draws from
     the same seed and clock, so the rows are exactly those `gen.rows()` would give."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
+    ctx: Any = mp.get_context(method)  # typeshed's BaseContext lacks Process
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_produce,  # type: ignore[attr-defined] args=(send, gen.users, gen.seed, gen.now),
+    child = ctx.Process(target=_produce, args=(send, gen.users, gen.seed, gen.now),
                         name="hwb-demo-rows", daemon=True)
     child.start()
     send.close()
