@@ -35,6 +35,16 @@ class Seed:
 
 @pytest.fixture
 def seed(store: Store) -> Iterator[Seed]:
+    yield build_seed(store)
+
+
+@pytest.fixture
+def seed_any(any_store: Store) -> Iterator[Seed]:
+    """The same data on SQLite and on PostgreSQL (skipped without a server)."""
+    yield build_seed(any_store)
+
+
+def build_seed(store: Store) -> Seed:
     ids: dict[str, int] = {}
     with store.write() as s:
         builders.school(s, HOME, "Ysgol Gymraeg Aberystwyth")
@@ -63,4 +73,4 @@ def seed(store: Store) -> Iterator[Seed]:
         add("davies", "Davies", "Mair", kind="staff", staff_code="MDA")
         for i, name in enumerate(HOSTILE):
             add(f"hostile{i}", name, "Zed", expires_on=date(2027, 8, 31))
-    yield Seed(store, ids)
+    return Seed(store, ids)

@@ -51,7 +51,8 @@ async def search(app: HwbApp, pilot: object, text: str) -> None:
     await settle(app, pilot)
 
 
-async def test_seed_flow_deactivates_a_governor_after_yes(seed: Seed) -> None:
+async def test_seed_flow_deactivates_a_governor_after_yes(seed_any: Seed) -> None:
+    seed = seed_any  # on SQLite and on PostgreSQL
     app = seed.app("admin")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
