@@ -55,9 +55,9 @@ async def test_runs_newest_first_and_stale_schools_flagged(seed: Seed) -> None:
         pane = app.screen.query_one("#provisioning")
         table = pane.query_one(DataTable)
         assert table.row_count == 3
-        schools = [str(table.get_row_at(i)[1]) for i in range(3)]
+        schools = [str(table.get_row_at(i)[1]).strip() for i in range(3)]
         assert schools == [HOME, OTHER, HOME]  # newest first
-        assert [str(table.get_row_at(i)[3]) for i in range(3)] == ["rejected", "applied",
+        assert [str(table.get_row_at(i)[3]).strip() for i in range(3)] == ["rejected", "applied",
                                                                    "applied"]
         stale = str(pane.query_one("#prov-stale").render())
         assert HOME in stale and OTHER not in stale
@@ -84,7 +84,7 @@ async def test_a_champion_sees_only_runs_of_their_schools(seed: Seed) -> None:
         await pilot.press("p")
         await settle(app, pilot)
         table = app.screen.query_one("#provisioning").query_one(DataTable)
-        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [HOME]
+        assert [str(table.get_row_at(i)[1]).strip() for i in range(table.row_count)] == [HOME]
 
 
 async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
         await pilot.press("escape")
         await settle(app, pilot)
         table = app.screen.query_one("#provisioning").query_one(DataTable)
-        assert table.row_count == 1 and str(table.get_row_at(0)[1]) == HOME
+        assert table.row_count == 1 and str(table.get_row_at(0)[1]).strip() == HOME
     with seed.store.read() as s:
         runs = s.exec(select(ProvisioningRun)).all()
         assert len(runs) == 1 and runs[0].outcome == "applied" and runs[0].created == 3

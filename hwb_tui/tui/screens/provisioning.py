@@ -89,7 +89,9 @@ class ProvisioningPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="prov-title")
         yield Static(id="prov-stale")
-        yield DataTable(id="prov-runs", cursor_type="row", zebra_stripes=False)
+        # One column of space between cells (not the default two): the five columns fit 80x24
+        # in Welsh too.
+        yield DataTable(id="prov-runs", cursor_type="row", zebra_stripes=False, cell_padding=0)
         yield Static(id="prov-legend")
 
     def set_language(self, lang: str) -> None:
@@ -131,17 +133,19 @@ class ProvisioningPane(Vertical):
         row = table.cursor_row
         table.clear(columns=True)
         for key in ("when", "school", "format", "outcome", "counts"):
-            table.add_column(Text(t(f"tui.prov.col.{key}", lang)), key=key)
+            table.add_column(Text(" " + t(f"tui.prov.col.{key}", lang)), key=key)
         for run in self.runs:
             when = _aware(run.started_at).strftime("%m-%d %H:%M")
             outcome = outcome_label(run.outcome, lang) + (" *" if run.dry_run else "")
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
-            table.add_row(Text(when), Text(run.school, style=style),
-                          Text(short_format(run.format)), Text(display_safe(outcome)),
-                          Text(counts), key=str(run.id))
+            cells = [Text(" " + when), Text(" " + run.school, style=style),
+                     Text(" " + short_format(run.format)), Text(" " + display_safe(outcome)),
+                     Text(" " + counts)]
+            table.add_row(*cells, key=str(run.id))
         if not self.runs:
-            table.add_row(Text(t("tui.prov.none", lang)), Text(""), Text(""), Text(""), Text(""))
+            table.add_row(Text(" " + t("tui.prov.none", lang)), Text(""), Text(""), Text(""),
+                          Text(""))
         if self.runs and row:
             table.move_cursor(row=min(row, len(self.runs) - 1))
 
