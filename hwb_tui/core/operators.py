@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.accounts import audit
-from hwb_tui.core.errors import InvalidValue, SchoolNotFound, UnknownOperator
+from hwb_tui.core.errors import InvalidValue, NotPermitted, SchoolNotFound, UnknownOperator
 from hwb_tui.core.models import ROLES, Operator, OperatorSchool, School
 
 
@@ -44,6 +44,13 @@ def add_operator(
         raise InvalidValue(field="login", reason=t("validation.operator_exists", login=login))
     if role == "digital-champion" and not schools:
         raise InvalidValue(field="school", reason=t("validation.champion_needs_school"))
+    if actor is not None and actor.schools is not None:
+        # A Hwb administrator of listed schools grants only those schools: otherwise they
+        # could make an operator (even one for themselves) reaching where they do not.
+        if not schools:
+            raise NotPermitted(detail=t("permission.all_schools_only"))
+        for dfes in schools:
+            actor.require_school(dfes)
     for dfes in schools:
         if session.get(School, dfes) is None:
             raise SchoolNotFound(dfes=dfes)

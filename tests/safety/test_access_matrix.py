@@ -1,0 +1,386 @@
+"""Who may do what, where: operator role × school × action, against the core and the CLI.
+
+The expected outcome of every cell is written out below as a table; a test per cell checks it
+through the core's functions (on SQLite and PostgreSQL) and through `hwb_tui.cli.main` as a shell
+would run it. A refusal changes nothing (the database digest is the same before and after).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from hwb_tui.cli import main
+from hwb_tui.core import access, accounts, directory, operators
+from hwb_tui.core.access import Actor, load_actor
+from hwb_tui.core.db import Store, open_store
+from hwb_tui.core.errors import (
+    ManagedByMIS,
+    NotPermitted,
+    OperatorDisabled,
+    UnknownOperator,
+    UserNotFound,
+)
+from hwb_tui.core.models import DEACTIVATED, AuditEvent, Operator, User
+from hwb_tui.i18n import set_language
+from tests import builders as b
+from tests.safety.test_hostile_input import db_digest
+
+HOME, AWAY = "6612001", "6612002"  # every scoped operator below has HOME and not AWAY
+SCHOOL = {"home": HOME, "away": AWAY}
+LOGINS = {
+    "admin-all": "adminall",  # Hwb administrator of every school
+    "admin-listed": "adminlisted",  # Hwb administrator of the schools listed: HOME
+    "champion": "champion",  # Digital Champion of HOME
+    "unknown": "nobody",  # no operator record
+    "disabled": "retired",  # a Hwb administrator of every school, disabled
+}
+ROLES = tuple(LOGINS)
+
+# ok: done, and audited under the operator's login.
+# scope: refused as outside the operator's schools (the user is "not found", the school "not
+#        yours"); refused: the login itself is refused (unknown or disabled operator).
+ACTIONS = ("read", "deactivate", "activate", "add", "extend")
+MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
+    # (role, school)            read       deactivate  activate   add        extend
+    ("admin-all", "home"):     ("ok",      "ok",       "ok",      "ok",      "ok"),
+    ("admin-all", "away"):     ("ok",      "ok",       "ok",      "ok",      "ok"),
+    ("admin-listed", "home"):  ("ok",      "ok",       "ok",      "ok",      "ok"),
+    ("admin-listed", "away"):  ("scope",   "scope",    "scope",   "scope",   "scope"),
+    ("champion", "home"):      ("ok",      "ok",       "ok",      "ok",      "ok"),
+    ("champion", "away"):      ("scope",   "scope",    "scope",   "scope",   "scope"),
+    ("unknown", "home"):       ("refused", "refused",  "refused", "refused", "refused"),
+    ("unknown", "away"):       ("refused", "refused",  "refused", "refused", "refused"),
+    ("disabled", "home"):      ("refused", "refused",  "refused", "refused", "refused"),
+    ("disabled", "away"):      ("refused", "refused",  "refused", "refused", "refused"),
+}
+
+# operators add: who may add which operator.
+TARGETS = {
+    "champion-home": ("digital-champion", [HOME]),
+    "champion-away": ("digital-champion", [AWAY]),
+    "admin-home": ("hwb-admin", [HOME]),
+    "admin-all-schools": ("hwb-admin", []),
+}
+OPERATORS_ADD: dict[str, tuple[str, ...]] = {
+    # role           champion-home  champion-away  admin-home  admin-all-schools
+    "admin-all":    ("ok",          "ok",          "ok",       "ok"),
+    "admin-listed": ("ok",          "scope",       "ok",       "scope"),
+    "champion":     ("admin",       "admin",       "admin",    "admin"),
+    "unknown":      ("refused",     "refused",     "refused",  "refused"),
+    "disabled":     ("refused",     "refused",     "refused",  "refused"),
+}
+
+CELLS = [(role, where, action, MATRIX[(role, where)][i])
+         for (role, where) in MATRIX for i, action in enumerate(ACTIONS)]
+OP_CELLS = [(role, target, expected[i]) for role, expected in OPERATORS_ADD.items()
+            for i, target in enumerate(TARGETS)]
+
+
+@dataclass
+class Directory:
+    """The seeded users of each school, by name: governor, deactivated governor, MIS accounts."""
+
+    store: Store
+    ids: dict[str, int]
+    usernames: dict[str, str]
+
+
+def seed(store: Store) -> Directory:
+    ids: dict[str, int] = {}
+    names: dict[str, str] = {}
+    with store.write() as s:
+        b.school(s, HOME, "Ysgol Gymraeg Aberystwyth")
+        b.school(s, AWAY, "Ysgol y Graig")
+        b.operator(s, LOGINS["admin-all"])
+        b.operator(s, LOGINS["admin-listed"], schools=(HOME,))
+        b.operator(s, LOGINS["champion"], role="digital-champion", schools=(HOME,))
+        b.operator(s, LOGINS["disabled"]).disabled = True
+        for where, dfes in SCHOOL.items():
+            for key, user in {
+                "governor": b.user(s, "Gov" + where.title(), "Ann", school=dfes),
+                "former": b.user(s, "Former" + where.title(), "Ben", school=dfes,
+                                 status=DEACTIVATED,
+                                 deactivated_at=datetime.now(UTC).replace(microsecond=0)),
+                "learner": b.user(s, "Learner" + where.title(), "Cai", school=dfes,
+                                  kind="learner", upn=b.learner_upn(dfes, 1), year_group=9),
+                "leaver": b.user(s, "Leaver" + where.title(), "Dai", school=dfes,
+                                 kind="learner", upn=b.learner_upn(dfes, 2), year_group=9,
+                                 status=DEACTIVATED),
+                "staff": b.user(s, "Staff" + where.title(), "Eve", school=dfes, kind="staff",
+                                staff_code="EVE"),
+            }.items():
+                assert user.id is not None
+                ids[f"{key}-{where}"] = user.id
+                names[f"{key}-{where}"] = user.username
+    return Directory(store, ids, names)
+
+
+def events_by(store: Store, login: str) -> list[AuditEvent]:
+    with store.read() as s:
+        return list(s.exec(select(AuditEvent).where(col(AuditEvent.actor) == login)
+                           .order_by(col(AuditEvent.id))).all())
+
+
+def status_of(store: Store, user_id: int) -> User:
+    with store.read() as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        return user
+
+
+# ---- the core ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def core_dir(any_store: Store) -> Directory:
+    return seed(any_store)
+
+
+def _actor(d: Directory, role: str) -> Actor:
+    with d.store.read() as s:
+        return load_actor(s, LOGINS[role])
+
+
+def _core_action(d: Directory, session: Session, actor: Actor, action: str, where: str) -> None:
+    dfes = SCHOOL[where]
+    if action == "read":
+        directory.get_user(session, actor, d.ids[f"governor-{where}"])
+        directory.find_username(session, actor, d.usernames[f"governor-{where}"])
+    elif action == "deactivate":
+        accounts.deactivate(session, actor, d.ids[f"governor-{where}"])
+    elif action == "activate":
+        accounts.activate(session, actor, d.ids[f"former-{where}"])
+    elif action == "add":
+        accounts.add_user(session, actor, kind="governor", school=dfes, surname="Newydd",
+                          forename="Nia")
+    else:
+        accounts.extend(session, actor, d.ids[f"governor-{where}"], "3m")
+
+
+@pytest.mark.parametrize("role,where,action,expected", CELLS)
+def test_core_access_matrix(core_dir: Directory, role: str, where: str, action: str,
+                            expected: str) -> None:
+    d = core_dir
+    before = db_digest(d.store)
+    if expected == "refused":
+        with pytest.raises(UnknownOperator if role == "unknown" else OperatorDisabled):
+            _actor(d, role)
+        assert db_digest(d.store) == before
+        return
+    actor = _actor(d, role)
+    if expected == "scope":
+        with pytest.raises((UserNotFound, NotPermitted)), d.store.write() as s:
+            _core_action(d, s, actor, action, where)
+        assert db_digest(d.store) == before
+        # nor can the operator see the school's users by listing it
+        with d.store.read() as s:
+            q = directory.Query(view="all", status="all", school=SCHOOL[where])
+            assert directory.page(s, actor, q) == []
+            assert directory.count(s, actor, q) == 0
+            everyone = directory.page(s, actor, q.with_(school=None), limit=1000)
+            assert {u.school for u in everyone} <= {HOME}
+        return
+    assert expected == "ok"
+    with d.store.write() as s:
+        _core_action(d, s, actor, action, where)
+    if action == "read":
+        assert db_digest(d.store) == before
+        with d.store.read() as s:
+            q = directory.Query(view="all", status="all", school=SCHOOL[where])
+            assert len(directory.page(s, actor, q)) == 5
+        return
+    events = events_by(d.store, actor.login)
+    assert [e.action for e in events] == [action]
+    assert events[0].school == SCHOOL[where]
+
+
+@pytest.mark.parametrize("role", ["admin-all", "admin-listed", "champion"])
+def test_core_mis_accounts_are_never_changed_by_hand(core_dir: Directory, role: str) -> None:
+    d = core_dir
+    actor = _actor(d, role)
+    before = db_digest(d.store)
+    for who in ("learner", "leaver", "staff"):
+        user_id = d.ids[f"{who}-home"]
+        for action in ("deactivate", "activate", "extend"):
+            with pytest.raises(ManagedByMIS), d.store.write() as s:
+                if action == "deactivate":
+                    accounts.deactivate(s, actor, user_id, ite_informed=True)
+                elif action == "activate":
+                    accounts.activate(s, actor, user_id)
+                else:
+                    accounts.extend(s, actor, user_id, "year")
+    assert db_digest(d.store) == before
+
+
+def _add_operator(d: Directory, role: str, target: str) -> None:
+    new_role, schools = TARGETS[target]
+    with d.store.write() as s:
+        actor = load_actor(s, LOGINS[role])
+        operators.add_operator(s, actor, "newop", new_role, schools)
+
+
+@pytest.mark.parametrize("role,target,expected", OP_CELLS)
+def test_core_operators_add_matrix(core_dir: Directory, role: str, target: str,
+                                   expected: str) -> None:
+    d = core_dir
+    before = db_digest(d.store)
+    errors: dict[str, type[Exception] | tuple[type[Exception], ...]] = {
+        "refused": (UnknownOperator, OperatorDisabled), "admin": NotPermitted,
+        "scope": NotPermitted}
+    if expected != "ok":
+        with pytest.raises(errors[expected]):
+            _add_operator(d, role, target)
+        assert db_digest(d.store) == before
+        return
+    _add_operator(d, role, target)
+    with d.store.read() as s:
+        new = load_actor(s, "newop")
+    new_role, schools = TARGETS[target]
+    assert new.role == new_role
+    assert new.schools == (frozenset(schools) if schools else None)
+    assert [e.action for e in events_by(d.store, LOGINS[role])] == ["operator_add"]
+
+
+# ---- the CLI -----------------------------------------------------------------------------------
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
+    url = f"sqlite:///{tmp_path / 'hwb.db'}"
+    monkeypatch.setenv("HWB_DATABASE_URL", url)
+    monkeypatch.delenv("HWB_LANG", raising=False)
+    if os.getuid() != 0:
+        # HWB_OPERATOR is honoured for root only (core.access): act as root would in tests
+        monkeypatch.setattr(access.os, "getuid", lambda: 0)
+    store = open_store(url)
+    yield seed(store)
+    store.dispose()
+    set_language("en")
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`hwb-tui ARGS...` as the operator `role`: (exit status, stdout, stderr)."""
+
+    def _run(role: str, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("HWB_OPERATOR", LOGINS[role])
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        set_language("en")
+        return code, out, err
+
+    return _run
+
+
+def _cli_args(d: Directory, action: str, where: str) -> list[list[str]]:
+    """The commands of one action; read is three (list a school, list all, show a user)."""
+    if action == "read":
+        return [["users", "list", "--school", SCHOOL[where], "--json"],
+                ["users", "show", d.usernames[f"governor-{where}"], "--json"]]
+    if action == "deactivate":
+        return [["users", "deactivate", d.usernames[f"governor-{where}"]]]
+    if action == "activate":
+        return [["users", "activate", d.usernames[f"former-{where}"]]]
+    return [["users", "add", "--kind", "governor", "--school", SCHOOL[where],
+             "--surname", "Newydd", "--forename", "Nia"]]
+
+
+def _one_line_refusal(code: int, out: str, err: str) -> None:
+    assert code == 1, err
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hwb-tui: "), err
+
+
+# The CLI has no `extend` (SPEC §3): that action is checked through the core only.
+@pytest.mark.parametrize("role,where,action,expected",
+                         [c for c in CELLS if c[2] != "extend"])
+def test_cli_access_matrix(cli_dir: Directory, run: Run, role: str, where: str, action: str,
+                           expected: str) -> None:
+    import json
+
+    d = cli_dir
+    before = db_digest(d.store)
+    for args in _cli_args(d, action, where):
+        code, out, err = run(role, *args)
+        if expected in ("refused", "scope"):
+            _one_line_refusal(code, out, err)
+            if expected == "refused":
+                assert LOGINS[role] in err
+            assert db_digest(d.store) == before
+            continue
+        assert code == 0, err
+        if args[:2] == ["users", "list"]:
+            assert {r["school"] for r in json.loads(out)} == {SCHOOL[where]}
+    if expected == "ok" and action != "read":
+        assert [e.action for e in events_by(d.store, LOGINS[role])] == [action]
+    if expected == "ok" and action == "read":
+        assert db_digest(d.store) == before
+    if expected == "scope" and action == "read":
+        # listing every school the operator may see shows none of the other school's users
+        code, out, err = run(role, "users", "list", "--json", "--status", "all")
+        assert code == 0, err
+        assert {r["school"] for r in json.loads(out)} == {HOME}
+
+
+@pytest.mark.parametrize("role", ["admin-all", "admin-listed", "champion"])
+def test_cli_mis_accounts_are_never_changed_by_hand(cli_dir: Directory, run: Run,
+                                                    role: str) -> None:
+    d = cli_dir
+    before = db_digest(d.store)
+    for command, who in (("deactivate", "learner"), ("deactivate", "staff"),
+                         ("activate", "leaver")):
+        extra = ["--informed"] if command == "deactivate" else []
+        code, out, err = run(role, "users", command, d.usernames[f"{who}-home"], *extra)
+        _one_line_refusal(code, out, err)
+        assert "MIS" in err
+    assert db_digest(d.store) == before
+
+
+@pytest.mark.parametrize("role,target,expected", OP_CELLS)
+def test_cli_operators_add_matrix(cli_dir: Directory, run: Run, role: str, target: str,
+                                  expected: str) -> None:
+    d = cli_dir
+    before = db_digest(d.store)
+    new_role, schools = TARGETS[target]
+    args = ["operators", "add", "newop", "--role", new_role]
+    for dfes in schools:
+        args += ["--school", dfes]
+    code, out, err = run(role, *args)
+    if expected != "ok":
+        _one_line_refusal(code, out, err)
+        assert db_digest(d.store) == before
+        return
+    assert code == 0, err
+    with d.store.read() as s:
+        assert s.get(Operator, "newop") is not None
+
+
+@pytest.mark.parametrize("role", ["unknown", "disabled"])
+def test_cli_unknown_and_disabled_logins_are_refused_everywhere(
+        cli_dir: Directory, run: Run, role: str) -> None:
+    before = db_digest(cli_dir.store)
+    # no command at all is the console: refused before anything is drawn
+    for args in ([], ["users", "list"], ["audit"], ["runs"], ["operators", "list"]):
+        code, out, err = run(role, *args)
+        _one_line_refusal(code, out, err)
+        assert LOGINS[role] in err
+    assert db_digest(cli_dir.store) == before
+
+
+def test_the_matrix_covers_every_role_and_both_schools() -> None:
+    assert {r for r, _ in MATRIX} == set(ROLES) == set(OPERATORS_ADD)
+    assert {w for _, w in MATRIX} == set(SCHOOL)
+    assert all(len(v) == len(ACTIONS) for v in MATRIX.values())
