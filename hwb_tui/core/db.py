@@ -141,7 +141,9 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except (OperationalError, PoolTimeout) as exc:
-        raise DatabaseUnavailable(detail=str(exc.orig if hasattr(exc, "orig") else exc)) from exc
+        # PostgreSQL adds CONTEXT:/HINT: lines; the operator gets one line, its first.
+        detail = str(exc.orig if hasattr(exc, "orig") else exc).strip()
+        raise DatabaseUnavailable(detail=detail.splitlines()[0] if detail else "") from exc
 
 
 def _schema_version(conn: Connection) -> int | None:
