@@ -65,48 +65,59 @@ def check_limit(plan: Plan, maximum: int | None, force: bool) -> Limit:
 
 def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[str]:
     """Usernames for new accounts, as core.accounts.allocate_username would give them one by
-    one (SurnameF, then SurnameF2, …), but reading the taken ones in a few queries."""
+    one (SurnameF, then SurnameF2, …: the smallest free number), in a few queries.
+
+    A national directory holds thousands of 'JonesS'; reading them all for every school would
+    grow with the directory. So the database counts each base's usernames and finds the highest
+    number: when they are equal the numbers are 1..n and the next is n + 1; only a base with
+    gaps has its usernames read.
+    """
     bases = [username_base(surname, forename) for surname, forename in names]
     keys = sorted({search_key(b) for b in bases})
-    taken: dict[str, set[int]] = {k: set() for k in keys}
     conn = session.connection()
+    next_free: dict[str, int] = {}
+    taken: dict[str, set[int]] = {}
     for i in range(0, len(keys), _RANGE_CHUNK):
         chunk = keys[i:i + _RANGE_CHUNK]
-        # Plain SQL text: building 100 SQLAlchemy range expressions costs more than the query.
-        where = " OR ".join(f"(username_key >= :lo{j} AND username_key < :hi{j})"
-                            for j in range(len(chunk)))
-        params: dict[str, str] = {}
+        # Plain SQL text: SQLAlchemy expressions for 100 ranges cost more than the query.
+        # A base's usernames are the keys from 'jonesf' up to 'jonesf:' (':' follows '9').
+        parts: list[str] = []
+        params: dict[str, Any] = {}
         for j, key in enumerate(chunk):
-            params[f"lo{j}"] = key
-            params[f"hi{j}"] = key + "\uffff"
-        stmt = text(f'SELECT username_key FROM "user" WHERE {where}')
-        for (found,) in conn.execute(stmt, params):
-            _note_taken(taken, found)
+            parts.append(
+                f"SELECT CAST(:k{j} AS VARCHAR(200)), COUNT(*), MAX(CASE WHEN "
+                f"LENGTH(username_key) = :n{j} THEN 1 ELSE "
+                f"CAST(SUBSTR(username_key, :s{j}) AS INTEGER) END) FROM \"user\" "
+                f"WHERE username_key >= :lo{j} AND username_key < :hi{j}")
+            params.update({f"k{j}": key, f"n{j}": len(key), f"s{j}": len(key) + 1,
+                           f"lo{j}": key, f"hi{j}": key + ":"})
+        gaps: list[str] = []
+        for key, count, highest in conn.execute(text(" UNION ALL ".join(parts)), params):
+            if int(count) == int(highest or 0):
+                next_free[key] = int(count) + 1
+                taken[key] = set()
+            else:
+                gaps.append(key)
+        for key in gaps:
+            numbers = taken[key] = set()
+            stmt = text('SELECT username_key FROM "user" '
+                        "WHERE username_key >= :lo AND username_key < :hi")
+            for (found,) in conn.execute(stmt, {"lo": key, "hi": key + ":"}):
+                suffix = found[len(key):]
+                numbers.add(int(suffix) if suffix else 1)
+            next_free[key] = 1
     out: list[str] = []
-    # The smallest free number only ever grows (numbers are only added), so each base keeps
-    # where its search stopped: thousands of 'JonesS' in one school stay linear.
-    next_free: dict[str, int] = {}
     for base in bases:
         key = search_key(base)
         numbers = taken[key]
-        n = next_free.get(key, 1)
+        # the smallest free number only grows (numbers are only added): resume from there
+        n = next_free[key]
         while n in numbers:
             n += 1
         numbers.add(n)
         next_free[key] = n + 1
         out.append(username_from(base, n))
     return out
-
-
-def _note_taken(taken: dict[str, set[int]], found: str) -> None:
-    """Record `found` (a username key) against the base it belongs to, if any."""
-    if found in taken:
-        taken[found].add(1)
-        return
-    # strip the collision number: 'jonesf12' belongs to base 'jonesf'
-    stem = found.rstrip("0123456789")
-    if stem != found and stem in taken:
-        taken[stem].add(int(found[len(stem):]))
 
 
 def apply_plan(

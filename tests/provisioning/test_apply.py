@@ -262,6 +262,26 @@ def test_batched_usernames_match_one_at_a_time_allocation(any_schools: Store) ->
                                      "JonesS6@hwbcymru.net", "ApIorwerthW@hwbcymru.net"]
 
 
+def test_batched_usernames_fill_gaps_like_the_core(any_schools: Store) -> None:
+    from sqlalchemy import update
+
+    from hwb_tui.core.accounts import username_key_of
+    from hwb_tui.core.models import User
+    from tests import builders as b
+
+    with any_schools.write() as s:
+        for name in ("JonesS@hwbcymru.net", "JonesS3@hwbcymru.net", "JonesS12@hwbcymru.net"):
+            u = b.user(s, "Jones", "Sam")
+            s.execute(update(User).where(User.id == u.id)
+                      .values(username=name, username_key=username_key_of(name)))
+        names = [("Jones", "Siân")] * 4
+        assert allocate_usernames(s, names) == [
+            "JonesS2@hwbcymru.net", "JonesS4@hwbcymru.net", "JonesS5@hwbcymru.net",
+            "JonesS6@hwbcymru.net"]
+        assert allocate_usernames(s, [("Jonesfred", "Sam"), ("Wyn", "Ŵ")]) == [
+            "JonesfredS@hwbcymru.net", "WynW@hwbcymru.net"]
+
+
 def test_deactivated_status_survives_a_re_run(any_schools: Store, write: Writer) -> None:
     run(any_schools, [write("a.csv", SIMS_LEARNERS, [learner_row(1)])])
     f = write("b.csv", SIMS_LEARNERS, [learner_row(1, leaving=LEFT)])
