@@ -432,7 +432,7 @@ class Generator:
                 "invalid": 0,
                 "report": None,
             })
-        return out
+        return sorted(out, key=lambda run: run["started_at"])  # ids in time order
 
 
 # --- the database -----------------------------------------------------------------------------
@@ -558,7 +558,7 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
                 say(f"users: {done}")
         conn.executemany(
             "INSERT INTO auditevent (at, actor, action, user_id, school, reason) "
-            "VALUES (?,?,?,?,?,?)", gen.audit)
+            "VALUES (?,?,?,?,?,?)", sorted(gen.audit))  # ids in the order things happened
         runs = gen.runs()
         if runs:
             run_cols = list(runs[0])
@@ -687,7 +687,7 @@ def _build_generic(url: str, gen: Generator, say: Progress) -> None:
                 conn.execute(insert(AuditEvent), [
                     {"at": at, "actor": actor, "action": action, "user_id": uid, "school": school,
                      "reason": reason}
-                    for at, actor, action, uid, school, reason in gen.audit
+                    for at, actor, action, uid, school, reason in sorted(gen.audit)
                 ])
             if gen.schools:
                 conn.execute(insert(ProvisioningRun), gen.runs())
