@@ -246,3 +246,29 @@ async def test_the_table_sorts_in_the_welsh_alphabet_in_welsh(seed: Seed) -> Non
         await pilot.press("c")
         await settle(app, pilot)
         assert [u.surname for u in table(app).window.rows] == ["Lyons", "Llewelyn", "Lloyd"]
+
+
+async def test_escape_leaves_the_search_field_and_the_details(seed: Seed) -> None:
+    from textual.widgets import Input
+
+    app = seed.app("admin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", "g", "q")  # letters type into the field, they do not act
+        await settle(app, pilot)
+        assert isinstance(app.focused, Input) and app.focused.value == "gq"
+        assert app.is_running
+        await pilot.press("escape")
+        assert isinstance(app.focused, UserTable)
+        await pilot.press("backspace", "enter")
+        await pilot.press("escape")
+        assert isinstance(app.focused, UserTable)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -53,7 +53,8 @@ def describe(user: User, lang: str, school_name: str = "") -> Text:
         stamp = user.deactivated_at.strftime("%Y-%m-%d %H:%M") if user.deactivated_at else "?"
         text.append(t("tui.details.deactivated", lang, at=stamp,
                       by=display_safe(user.deactivated_by or "?")), style="dim")
-    text.append("\n")
+    if facts or user.status == DEACTIVATED:
+        text.append("\n")
     if user.source == "mis":
         text.append(t("tui.details.hint_mis", lang), style="italic")
     else:
