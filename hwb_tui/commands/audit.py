@@ -11,7 +11,14 @@ from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from hwb_tui.commands import Context
-from hwb_tui.commands.table import JsonArrayWriter, Table, console, jsonable, local_time
+from hwb_tui.commands.table import (
+    JsonArrayWriter,
+    Table,
+    console,
+    detail,
+    jsonable,
+    local_time,
+)
 from hwb_tui.core.access import Actor
 from hwb_tui.core.models import AuditEvent, User
 from hwb_tui.i18n import t
@@ -78,7 +85,7 @@ def record(event: AuditEvent, username: str) -> dict[str, Any]:
         "school": event.school,
         "reason": event.reason,
         "run_id": event.run_id,
-        "detail": event.detail,
+        "detail": detail(event.detail),
     }
 
 

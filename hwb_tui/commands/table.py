@@ -45,6 +45,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def detail(value: str | None) -> Any:
+    """An audit event's detail (stored as JSON text) as data for --json output."""
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def console(file: TextIO | None = None) -> Console:
     """A console that never interprets markup or emoji codes and never wraps a row."""
     return Console(

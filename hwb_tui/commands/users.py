@@ -15,6 +15,7 @@ from hwb_tui.commands.table import (
     JsonArrayWriter,
     Table,
     console,
+    detail,
     jsonable,
     local_time,
 )
@@ -178,7 +179,7 @@ def event_record(event: AuditEvent) -> dict[str, Any]:
         "action": event.action,
         "reason": event.reason,
         "run_id": event.run_id,
-        "detail": event.detail,
+        "detail": detail(event.detail),
     }
 
 
