@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -195,6 +194,8 @@ class RunReport(ModalScreen[None]):
                         pretty = json.dumps(json.loads(run.report), indent=2, ensure_ascii=False)
                     except ValueError:
                         pretty = run.report
+                    from rich.syntax import Syntax  # pygments: loaded only when a report opens
+
                     self.pretty = display_safe_lines(pretty)
                     # Syntax highlights the JSON; it never reads markup in the report's text.
                     yield Static(Syntax(self.pretty, "json", theme="ansi_dark", word_wrap=True))
