@@ -582,6 +582,8 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
         conn.execute("PRAGMA journal_mode=WAL")
     finally:
         conn.close()
+    # No fsync before the move: this is generated demo data, and a power cut that spoiled it
+    # costs a rerun, whereas flushing 600 MB would cost every build seconds.
     for stale in (f"{path}-wal", f"{path}-shm"):
         if os.path.exists(stale):
             os.remove(stale)
