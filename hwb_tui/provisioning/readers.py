@@ -22,7 +22,7 @@ from typing import Any
 
 from hwb_tui.core.names import UPN_LETTERS, display_safe, upn_problem
 from hwb_tui.i18n import t
-from hwb_tui.provisioning.layouts import Profile, detect, profile_names, profiles
+from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_names, profiles
 
 # csv refuses fields over 128 KiB by default; a hostile file then stops with an error we report.
 _YEAR = re.compile(r"^(?:year|yr|y|blwyddyn|bl)?\s*(\d{1,2})$", re.IGNORECASE)
@@ -188,16 +188,19 @@ def read_bytes(data: bytes, name: str, fmt: str = "auto") -> ExportFile:
                                       {"encoding": exc.encoding}))
         return result
     reader = csv.reader(io.StringIO(text, newline=""))
+    # A header cell may hold a quoted newline: its problems are reported at the line it
+    # starts on, as a row's are.
+    header_line = 1
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
+            header_line = reader.line_num + 1
             header = next(reader, None)
     except csv.Error as exc:
         result.fatal = True
         result.errors.append(RowError(name, reader.line_num, "file", "bad_csv",
                                       {"detail": str(exc)}))
         return result
-    header_line = reader.line_num
     if header is None:
         result.fatal = True
         result.errors.append(RowError(name, 1, "header", "empty_file"))
@@ -208,11 +211,29 @@ def read_bytes(data: bytes, name: str, fmt: str = "auto") -> ExportFile:
         result.fatal = True
         return result
     profile, columns = located
+    twice = _duplicated(header, columns)
+    if twice is not None:
+        # two columns named alike: using either could take the wrong one's values
+        result.fatal = True
+        result.errors.append(RowError(name, header_line, twice, "duplicate_column"))
+        return result
     result.profile = profile.name
     result.kind = profile.kind
     result.identity_column = header[columns[profile.identity]]
     _read_rows(reader, profile, columns, header, name, result)
     return result
+
+
+def _duplicated(header: list[str], columns: dict[str, int]) -> str | None:
+    """The header name, as written, of a used column that appears again in the header."""
+    used = {header_key(header[i]) for i in columns.values()}
+    seen: set[str] = set()
+    for name in header:
+        key = header_key(name)
+        if key in used and key in seen:
+            return name
+        seen.add(key)
+    return None
 
 
 def _locate(
