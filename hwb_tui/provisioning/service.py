@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -159,22 +160,38 @@ def provision(
     known = _known_schools(store, list(groups))
     done = 0
     unavailable: DatabaseUnavailable | None = None
-    for index, (dfes, paths) in enumerate(groups.items()):
-        size = sum(_size(p) for p in paths)
-        if unavailable is not None:
-            result = SchoolResult(dfes, "skipped", message=unavailable.message(options.language))
-        else:
-            tick = _ticker(progress, dfes, index, len(groups), done, total)
-            try:
-                result = _school(store, dfes, paths, options, as_of, tick, dfes in known)
-            except DatabaseUnavailable as exc:
-                unavailable = exc
-                result = SchoolResult(dfes, "failed", message=exc.message(options.language))
-        done += size
-        report.schools.append(result)
-        if progress is not None:
-            progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
+    items = list(groups.items())
+    # The next school's files are read and validated in a second thread while this school is
+    # planned and applied: the database driver releases the GIL while SQLite works.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hwb-read") as pool:
+        ahead = pool.submit(read_roster, items[0][1], options.format)
+        for index, (dfes, paths) in enumerate(items):
+            current = ahead
+            if index + 1 < len(items):
+                ahead = pool.submit(read_roster, items[index + 1][1], options.format)
+            size = sum(_size(p) for p in paths)
+            if unavailable is not None:
+                result = SchoolResult(dfes, "skipped",
+                                      message=unavailable.message(options.language))
+            else:
+                tick = _ticker(progress, dfes, index, len(groups), done, total)
+                try:
+                    tick("read", 0)
+                    roster = current.result()
+                    result = _school(store, dfes, roster, options, as_of, tick, dfes in known)
+                except DatabaseUnavailable as exc:
+                    unavailable = exc
+                    result = SchoolResult(dfes, "failed", message=exc.message(options.language))
+            done += size
+            report.schools.append(result)
+            if progress is not None:
+                progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
     return report
+
+
+def read_roster(paths: list[Path], fmt: str = "auto") -> Roster:
+    """A school's files read, validated and combined (no database needed)."""
+    return combine([read_export(p, fmt) for p in paths])
 
 
 def _known_schools(store: Store, numbers: list[str]) -> set[str]:
@@ -217,16 +234,14 @@ class _Blocked(Exception):
 def _school(
     store: Store,
     dfes: str,
-    paths: list[Path],
+    roster: Roster,
     options: ProvisionOptions,
     as_of: date,
     tick: Callable[[str, int], None],
     known: bool,
 ) -> SchoolResult:
     lang = options.language
-    tick("read", 0)
-    exports = [read_export(p, options.format) for p in paths]
-    roster = combine(exports)
+    exports = roster.files
     result = SchoolResult(dfes, "rejected")
     result.files = [FileSummary(e.name, e.sha256, e.profile, e.rows, e.size) for e in exports]
     result.errors = [e.render(lang) for e in roster.errors]
