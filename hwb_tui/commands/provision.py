@@ -87,11 +87,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _progress(quiet_terminal: bool) -> Iterator[Callable[[ProgressEvent], None]]:
     """A Rich progress bar when stdout is a terminal, plain lines on stderr otherwise."""
     if sys.stdout.isatty() and not quiet_terminal:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
-        bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                       TextColumn("{task.completed}/{task.total} B"), TimeRemainingColumn(),
-                       transient=True)
+        # progress by bytes of the files (schools differ in size); the text says which school
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                       TimeRemainingColumn(), transient=True)
         task = bar.add_task("", total=None)
 
         def on_bar(event: ProgressEvent) -> None:
