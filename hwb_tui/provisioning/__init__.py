@@ -31,6 +31,8 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
   not recorded. If the database becomes unavailable, that school is "failed" and the rest
   "skipped" (exit 4).
 - Acts as core.access.system_actor(PROVISIONING_ACTOR); no operator record is needed.
+- `read_roster(paths, fmt)` reads and validates one school's files without a database (the
+  errors are `roster.errors`, each `.render(lang)` → "file:line:field: reason").
 
 Modules: layouts (profiles as data), readers (bytes → records), plan (the rules), apply (the
 limit and batched writes), service (runs over many schools).
@@ -46,6 +48,7 @@ from hwb_tui.provisioning.service import (
     SchoolResult,
     group_by_school,
     provision,
+    read_roster,
     report_as_dict,
 )
 
@@ -62,5 +65,6 @@ __all__ = [
     "profile_names",
     "profiles",
     "provision",
+    "read_roster",
     "report_as_dict",
 ]
