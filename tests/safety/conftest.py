@@ -57,9 +57,11 @@ def pg_schema() -> Iterator[str]:
         yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
     finally:
         with admin.connect() as conn:
-            # a killed client's backend may still hold locks for a moment: end it first
+            # a killed client's backend may still hold locks for a moment: end it first (only
+            # ours: other test processes may be using the same server right now)
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE application_name LIKE 'hwb-safety-%'"))
+                              "WHERE application_name = ANY(:names)"),
+                         {"names": sorted(STARTED)})
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
@@ -214,9 +216,15 @@ def check_applied(store: Store, export: Export) -> None:
 
 # --- the command line as a child process -----------------------------------------------------
 
+STARTED: set[str] = set()  # application names of the clients this process started
+
+
 def cli_env(**extra: str) -> dict[str, str]:
+    """The child's environment; PGAPPNAME names its PostgreSQL sessions, to find them."""
+    appname = f"hwb-safety-{uuid.uuid4().hex[:12]}"
+    STARTED.add(appname)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HWB_LANG": "en", "HWB_OPERATOR": LOGIN,
-           "PGAPPNAME": f"hwb-safety-{uuid.uuid4().hex[:8]}"}
+           "PGAPPNAME": appname}
     env.pop("HWB_DATABASE_URL", None)
     env.update(extra)
     return env

@@ -241,6 +241,10 @@ class UserTable(Widget, can_focus=True):
     def load(self, query: Query, *, anchor: User | None = None, debounce: bool = False) -> None:
         """Show `query`: from the top, or around `anchor` (kept selected when it still matches)."""
         self.query_ = query
+        # A new look reads the store again: cached pages may predate another operator's change
+        # or a provisioning run (a search typed again must not show a moved learner's old
+        # school). The cache serves scrolling and home/end within this query.
+        self.cache.clear()
         self._anchor_line = self.cursor - self.top if anchor is not None else 0
         self._generation += 1
         self._extending.clear()
