@@ -32,6 +32,7 @@ from hwb_tui.core.errors import (
 )
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, School, User
 from hwb_tui.core.names import (
+    MAX_TEXT,
     display_safe,
     search_key,
     sort_key,
@@ -139,6 +140,9 @@ def add_user(
         raise InvalidValue(field="surname", reason=t("validation.name_required"))
     if not fields["forename_key"]:
         raise InvalidValue(field="forename", reason=t("validation.name_required"))
+    for name in ("surname", "forename"):
+        if len(fields[name]) > MAX_TEXT:
+            raise InvalidValue(field=name, reason=t("validation.too_long", max=MAX_TEXT))
     today = today or clock.now().date()
     stamp = clock.now()
     # On PostgreSQL two operators adding the same name at once can pick the same username; the

@@ -12,6 +12,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 WELSH_LA_NUMBERS = range(660, 682)
 USERNAME_DOMAIN = "hwbcymru.net"
+# The longest name or code stored: PostgreSQL cannot index a value much over 2,700 bytes, and no
+# real name comes near this. Longer values are refused as input errors, not database failures.
+MAX_TEXT = 100
 
 
 def display_safe(text: str | None) -> str:

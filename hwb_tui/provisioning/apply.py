@@ -85,14 +85,17 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
         params: dict[str, Any] = {}
         for j, key in enumerate(chunk):
             parts.append(
-                f"SELECT CAST(:k{j} AS VARCHAR(200)), COUNT(*), MAX(CASE WHEN "
+                f"SELECT {j}, COUNT(*), MAX(CASE WHEN "
                 f"LENGTH(username_key) = :n{j} THEN 1 ELSE "
                 f"CAST(SUBSTR(username_key, :s{j}) AS INTEGER) END) FROM \"user\" "
                 f"WHERE username_key >= :lo{j} AND username_key < :hi{j}")
-            params.update({f"k{j}": key, f"n{j}": len(key), f"s{j}": len(key) + 1,
+            params.update({f"n{j}": len(key), f"s{j}": len(key) + 1,
                            f"lo{j}": key, f"hi{j}": key + ":"})
         gaps: list[str] = []
-        for key, count, highest in conn.execute(text(" UNION ALL ".join(parts)), params):
+        # each row names its base by position: a key echoed back through SQL could come back
+        # changed (cast to a bounded type, a long name would be cut and then not be found)
+        for j, count, highest in conn.execute(text(" UNION ALL ".join(parts)), params):
+            key = chunk[int(j)]
             if int(count) == int(highest or 0):
                 next_free[key] = int(count) + 1
                 taken[key] = set()

@@ -20,7 +20,7 @@ from operator import mul
 from pathlib import Path
 from typing import Any
 
-from hwb_tui.core.names import UPN_LETTERS, display_safe, upn_problem
+from hwb_tui.core.names import MAX_TEXT, UPN_LETTERS, display_safe, upn_problem
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_names, profiles
 
@@ -28,6 +28,7 @@ from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_na
 _YEAR = re.compile(r"^(?:year|yr|y|blwyddyn|bl)?\s*(\d{1,2})$", re.IGNORECASE)
 _DATE_CACHE: dict[tuple[str, str], date | None] = {}
 _EXAMPLE = {"%d/%m/%Y": "dd/mm/yyyy", "%Y-%m-%d": "yyyy-mm-dd"}
+_TOO_LONG = {"max": MAX_TEXT}
 
 
 @dataclass(frozen=True)
@@ -311,21 +312,29 @@ def _read_rows(
         else:
             ident = _clean(raw_ident)
             problem = None if ident else "missing"
+            if len(ident) > MAX_TEXT:
+                problem = "too_long"
         if problem is not None:
-            errors.append(RowError(name, line, header[ident_at], problem))
+            errors.append(RowError(name, line, header[ident_at], problem, _TOO_LONG
+                                   if problem == "too_long" else {}))
             bad = True
         surname = _clean(row[sur_at])
-        if not surname:
-            errors.append(RowError(name, line, header[sur_at], "missing"))
+        if not surname or len(surname) > MAX_TEXT:
+            errors.append(RowError(name, line, header[sur_at], "too_long", _TOO_LONG)
+                          if surname else RowError(name, line, header[sur_at], "missing"))
             bad = True
         forename = _clean(row[fore_at])
-        if not forename:
-            errors.append(RowError(name, line, header[fore_at], "missing"))
+        if not forename or len(forename) > MAX_TEXT:
+            errors.append(RowError(name, line, header[fore_at], "too_long", _TOO_LONG)
+                          if forename else RowError(name, line, header[fore_at], "missing"))
             bad = True
         record = Record(kind, ident, surname, forename, name, line)
         for fname, at in optional_text:
             value = _clean(row[at])
-            if value:
+            if len(value) > MAX_TEXT:
+                errors.append(RowError(name, line, header[at], "too_long", _TOO_LONG))
+                bad = True
+            elif value:
                 setattr(record, fname, value)
             elif fname in required:
                 errors.append(RowError(name, line, header[at], "missing"))
