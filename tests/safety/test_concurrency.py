@@ -132,7 +132,7 @@ async def test_two_consoles_deactivating_the_same_governor(seeded: Seeded) -> No
             # the loser's screen shows the account as it now is
             assert table(loser_app).selected is not None
             assert table(loser_app).selected.status == DEACTIVATED
-            for app, pilot in consoles:
+            for _app, pilot in consoles:
                 await pilot.press("escape")
 
 
@@ -187,7 +187,6 @@ async def test_a_run_moves_the_learner_a_console_is_looking_at(seeded: Seeded,
         # looking again shows where the learner is now; bryn (HOME only) no longer sees them
         await pa.press("escape")
         await search(a, pa, "hughes")  # typed before the run
-        from textual.widgets import Input
         assert table(a).selected is not None and table(a).selected.school == OTHER
         await pz.press("l")
         await search(z, pz, "hug")
