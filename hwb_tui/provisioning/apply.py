@@ -237,4 +237,23 @@ def _update(session: Session, changes: list[Change], actor: str, stamp: datetime
         result = conn.execute(stmt, batch)
         if checked and result.rowcount != len(batch):
             # another writer changed one of these accounts after we planned: roll back
-            raise ChangedMeanwhile(username="?", by="?")
+            raise _changed_meanwhile(session, columns, batch)
+
+
+def _changed_meanwhile(
+    session: Session, columns: tuple[str, ...], batch: list[dict[str, Any]]
+) -> ChangedMeanwhile:
+    """The error naming an account of `batch` that another writer changed since the plan: its
+    row does not hold the values this run wrote (versions alone cannot tell: both add one)."""
+    conn = session.connection()
+    ours = {p["b_id"]: tuple(p[f"v_{c}"] for c in columns) for p in batch}
+    ids = list(ours)
+    for i in range(0, len(ids), _ID_CHUNK):
+        stmt = (select(_USERS.c.id, _USERS.c.username, *(_USERS.c[c] for c in columns))
+                .where(_USERS.c.id.in_(ids[i:i + _ID_CHUNK])).order_by(_USERS.c.id))
+        for user_id, username, *values in conn.execute(stmt):
+            if tuple(values) != ours[user_id]:
+                by = conn.execute(select(_AUDIT.c.actor).where(_AUDIT.c.user_id == user_id)
+                                  .order_by(_AUDIT.c.id.desc()).limit(1)).scalar()
+                return ChangedMeanwhile(username=username, by=by or "?")
+    return ChangedMeanwhile(username="?", by="?")

@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -85,6 +86,28 @@ def sqlite_path(store: Store) -> str:
     return store.url.removeprefix("sqlite:///")
 
 
+@contextmanager
+def held(store: Store, pg_lock: str, **params: object) -> Iterator[None]:
+    """Another writer holding the database (SQLite) or `pg_lock` (PostgreSQL), uncommitted."""
+    if store.dialect == "sqlite":
+        con = sqlite3.connect(sqlite_path(store), isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        return
+    engine = create_engine(store.url)
+    try:
+        with engine.connect() as conn, conn.begin() as tx:
+            conn.execute(text(pg_lock), params)
+            yield
+            tx.rollback()
+    finally:
+        engine.dispose()
+
+
 # --- what the database holds -----------------------------------------------------------------
 
 def digest(store: Store) -> dict[str, tuple[int, str]]:
@@ -110,8 +133,6 @@ def run_count(store: Store) -> int:
 
 
 def sqlite_integrity(store: Store) -> str:
-    import sqlite3
-
     con = sqlite3.connect(sqlite_path(store))
     try:
         return str(con.execute("PRAGMA integrity_check").fetchone()[0])

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy import text as sa_text
 from textual.widgets import OptionList
 
 from hwb_tui.core.access import PROVISIONING_ACTOR, Actor
@@ -25,6 +27,7 @@ from hwb_tui.tui.screens.confirm import ConfirmModal
 from hwb_tui.tui.screens.main import MainScreen
 from hwb_tui.tui.screens.manage import ChoiceModal
 from tests import builders as b
+from tests.conftest import PG_URL
 from tests.safety.conftest import (
     AS_OF,
     LEFT,
@@ -33,6 +36,7 @@ from tests.safety.conftest import (
     cli,
     cli_env,
     digest,
+    held,
     provision_args,
     wait_for,
     write_export,
@@ -201,35 +205,70 @@ async def test_a_run_moves_the_learner_a_console_is_looking_at(seeded: Seeded,
 
 def test_two_runs_racing_on_one_learner_never_both_apply_a_stale_plan(
         seeded: Seeded, tmp_path: Path) -> None:
-    """HOME's export says the learner left; OTHER's says the learner is there now. Run at
-    once, each plans from what it read: if both applied from the same version one change
-    would be lost. Whatever the interleaving, the end is the learner active at OTHER."""
+    """HOME's export says the learner left; OTHER's says the learner is there now. Both runs
+    are held at the learner's row (PostgreSQL: a row lock; SQLite: the write lock) and let go
+    together. If both applied what they planned from the same version, one change would be
+    lost. SQLite runs one writer at a time, so the second plans from the first's result; on
+    PostgreSQL both plan at once and the second is refused whole, naming the learner. Either
+    way, once the refused run is run again, the learner is active at OTHER."""
     store, uid = seeded.store, seeded.ids["learner"]
     leaving = _export(tmp_path / f"{HOME}-learners.csv",
                       [_learner(seeded.learner_upn, "Hughes", LEFT)])
     arriving = _export(tmp_path / f"{OTHER}-learners.csv",
                        [_learner(seeded.learner_upn, "Hughes")]
                        + [_learner(b.learner_upn(OTHER, i), f"Newydd{i}") for i in range(200)])
-    procs = [cli(store.url, "provision", str(f), "--as-of", AS_OF, "--json")
-             for f in (leaving, arriving)]
+    username = account(store, uid).username
+    envs = [cli_env(HWB_BUSY_TIMEOUT="60") for _ in range(2)]
+    with held(store, 'SELECT id FROM "user" WHERE id = :i FOR UPDATE', i=uid):
+        procs = [cli(store.url, "provision", str(f), "--as-of", AS_OF, "--json", env=env)
+                 for f, env in zip((leaving, arriving), envs, strict=True)]
+        for proc in procs:
+            wait_for(proc.stderr, ": planning")
+        if store.dialect == "postgresql":
+            _until_waiting_for_a_lock([env["PGAPPNAME"] for env in envs])
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert "Traceback" not in out + err
         results.append((proc.returncode, json.loads(out)["schools"][0]))
-    for code, school in results:
-        # applied, or refused whole because the other run changed the learner meanwhile
-        assert (code, school["outcome"]) in ((0, "applied"), (4, "failed")), school
-    for (code, _school), export in zip(results, (leaving, arriving), strict=True):
-        if code != 0:  # the refused run, run again, now plans from the other's result
-            again = cli(store.url, "provision", str(export), "--as-of", AS_OF)
-            assert again.wait(timeout=120) == 0
+    outcomes = sorted(school["outcome"] for _code, school in results)
+    if store.dialect == "sqlite":
+        assert outcomes == ["applied", "applied"]
+    else:
+        assert outcomes == ["applied", "failed"]
+    for (code, school), export in zip(results, (leaving, arriving), strict=True):
+        if code == 0:
+            continue
+        assert code == 4
+        assert school["message"] == t("error.changed_meanwhile", "en", username=username,
+                                      by=PROVISIONING_ACTOR)
+        again = cli(store.url, "provision", str(export), "--as-of", AS_OF)
+        out, err = again.communicate(timeout=120)
+        assert again.returncode == 0, (out, err)
     learner = account(store, uid)
     assert (learner.school, learner.status) == (OTHER, ACTIVE)
     history = events(store, uid)
     # every applied change was planned from the version before it: one event per version
     assert learner.version == 1 + len(history), history
     assert history[-1][0] == "move"
+
+
+def _until_waiting_for_a_lock(appnames: list[str]) -> None:
+    """Wait until every one of these PostgreSQL clients is blocked on a lock."""
+    assert PG_URL is not None
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for _ in range(1200):
+                waiting = conn.execute(sa_text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY(:a) "
+                    "AND wait_event_type = 'Lock'"), {"a": appnames}).scalar()
+                if waiting == len(appnames):
+                    return
+                time.sleep(0.05)
+    finally:
+        admin.dispose()
+    raise AssertionError("the runs never reached the locked row")
 
 
 # --- the console while a run holds the write lock -------------------------------------------

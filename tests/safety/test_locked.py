@@ -5,13 +5,10 @@ PostgreSQL: a table or row lock held in another session (core.db sets lock_timeo
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from hwb_tui.core.db import Store
 from hwb_tui.core.models import ACTIVE, User
@@ -20,8 +17,8 @@ from tests.safety.conftest import (
     cli,
     cli_env,
     digest,
+    held,
     provision_args,
-    sqlite_path,
     write_export,
 )
 
@@ -32,28 +29,6 @@ HOUSEKEEPING_AS_OF = "2030-01-01"  # every demo lifetime has ended by then
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue("demo_sqlite" if request.param == "sqlite" else "demo_pg")
-
-
-@contextmanager
-def held(store: Store, pg_lock: str, **params: object) -> Iterator[None]:
-    """Another writer holding the database (SQLite) or `pg_lock` (PostgreSQL), uncommitted."""
-    if store.dialect == "sqlite":
-        con = sqlite3.connect(sqlite_path(store), isolation_level=None)
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            con.execute("ROLLBACK")
-            con.close()
-        return
-    engine = create_engine(store.url)
-    try:
-        with engine.connect() as conn, conn.begin() as tx:
-            conn.execute(text(pg_lock), params)
-            yield
-            tx.rollback()
-    finally:
-        engine.dispose()
 
 
 def _run(store: Store, *args: str) -> tuple[int, str, str]:
