@@ -4,7 +4,8 @@ Seeded random key sequences (the keys of SPEC §2, letters, digits, escape, ente
 arrows) drive HwbApp at 80x24 on a small directory with a governor, an ITE student, a learner,
 staff and hostile names. After every key: the app is still running, and every deactivation or
 activation in the audit log (and every status that changed) was preceded by a confirm dialog,
-on screen, answered Yes (for an ITE student: with "I have informed this student" ticked).
+on screen, answered Yes (for an ITE student: with "I have informed this student" ticked),
+and the table holds only users of the operator's schools.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hwb_tui.core.db import Store
 from hwb_tui.core.models import DEACTIVATED, AuditEvent, User
 from hwb_tui.tui.app import HwbApp
 from hwb_tui.tui.screens.confirm import ConfirmModal
+from hwb_tui.tui.widgets.user_table import UserTable
 from tests import builders as b
 
 TODAY = date(2026, 11, 30)
@@ -31,7 +33,7 @@ HOME, AWAY = "6612001", "6612002"
 SIZE = (80, 24)
 KEYS_PER_RUN = 75
 # (login, seeds): 4 runs of 75 keys, 300 keys in all.
-RUNS = {"admin": (11, 12), "champion": (21,), "cymro": (31,)}
+RUNS = {"admin": (11, 12), "champion": (22,), "cymro": (31,)}
 
 # `q` is left out: it quits, which is what it is for.
 SPEC_KEYS = ["g", "n", "l", "p", "slash", "enter", "up", "down", "pageup", "pagedown", "home",
@@ -186,6 +188,10 @@ async def test_random_keys_never_crash_and_never_change_anyone_unconfirmed(
                 assert app.is_running and app.return_code is None, f"stopped; keys: {trail}"
                 if isinstance(app.screen, ConfirmModal):
                     watch.dialogs += 1
+                for screen in app.screen_stack:
+                    # whatever the keys did, the table holds only users in the operator's scope
+                    for table in screen.query(UserTable):
+                        assert all(app.actor.covers(u.school) for u in table.window.rows)
                 before, last = check_step(store, watch, before, last, trail)
     # the runs are not vacuous: the dialog was opened, and answered
     assert watch.dialogs > 0 and watch.answers, "no confirm dialog was ever opened"
