@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
-from hwb_tui.core.access import Actor
+from hwb_tui.core.access import Actor, recheck
 from hwb_tui.core.directory import get_user
 from hwb_tui.core.errors import (
     AccountPurged,
@@ -132,6 +132,7 @@ def add_user(
     if kind not in NON_MIS_KINDS:
         reason = t("validation.kind_not_non_mis", kind=kind, kinds=", ".join(NON_MIS_KINDS))
         raise InvalidValue(field="kind", reason=reason)
+    actor = recheck(session, actor)
     actor.require_school(school)
     if session.get(School, school) is None:
         raise SchoolNotFound(dfes=school)
@@ -207,6 +208,7 @@ def deactivate(
     expected_version: int | None = None,
 ) -> Change:
     """Deactivate a non-MIS user by hand. MIS accounts are refused: their MIS ends them."""
+    actor = recheck(session, actor)
     user = get_user(session, actor, user_id)
     if user.purged_at is not None:
         raise AccountPurged()
@@ -248,6 +250,7 @@ def activate(
     expected_version: int | None = None,
 ) -> Change:
     """Activate a deactivated user again, within 12 months of deactivation."""
+    actor = recheck(session, actor)
     user = get_user(session, actor, user_id)
     if user.purged_at is not None:
         raise AccountPurged()
@@ -290,6 +293,7 @@ def extend(
     today: date | None = None,
 ) -> Change:
     """Give an active non-MIS user a new lifetime from today."""
+    actor = recheck(session, actor)
     user = get_user(session, actor, user_id)
     if user.source == "mis":
         raise ManagedByMIS()

@@ -27,7 +27,7 @@ from hwb_tui.core.errors import (
     UnknownOperator,
     UserNotFound,
 )
-from hwb_tui.core.models import DEACTIVATED, AuditEvent, Operator, User
+from hwb_tui.core.models import DEACTIVATED, AuditEvent, Operator, OperatorSchool, User
 from hwb_tui.i18n import set_language
 from tests import builders as b
 from tests.safety.test_hostile_input import db_digest
@@ -384,3 +384,69 @@ def test_the_matrix_covers_every_role_and_both_schools() -> None:
     assert {r for r, _ in MATRIX} == set(ROLES) == set(OPERATORS_ADD)
     assert {w for _, w in MATRIX} == set(SCHOOL)
     assert all(len(v) == len(ACTIONS) for v in MATRIX.values())
+
+
+# ---- an operator changed while their console is open ----------------------------------------
+
+def _disable(store: Store, login: str) -> None:
+    with store.write() as s:
+        op = s.get(Operator, login)
+        assert op is not None
+        op.disabled = True
+
+
+def _withdraw(store: Store, login: str, dfes: str) -> None:
+    with store.write() as s:
+        link = s.get(OperatorSchool, (login, dfes))
+        assert link is not None
+        s.delete(link)
+
+
+@pytest.mark.parametrize("change", ["disabled", "school withdrawn"])
+@pytest.mark.parametrize("action", ["deactivate", "activate", "add", "extend"])
+def test_core_holds_an_open_session_to_the_operator_as_they_are_now(
+        core_dir: Directory, change: str, action: str) -> None:
+    """An Actor loaded when a console opened is checked again in each change's transaction."""
+    d = core_dir
+    actor = _actor(d, "champion")  # the console opened with this
+    if change == "disabled":
+        _disable(d.store, actor.login)
+    else:
+        _withdraw(d.store, actor.login, HOME)
+    before = db_digest(d.store)
+    expected = OperatorDisabled if change == "disabled" else (UserNotFound, NotPermitted)
+    with pytest.raises(expected), d.store.write() as s:
+        _core_action(d, s, actor, action, "home")
+    assert db_digest(d.store) == before
+
+
+async def test_console_of_an_operator_disabled_meanwhile_changes_nothing(
+        cli_dir: Directory) -> None:
+    """The console stays open; its operator is disabled; Yes in the dialog is then refused,
+    plainly, and nothing changes."""
+    from datetime import date
+
+    from hwb_tui.tui.app import HwbApp
+    from hwb_tui.tui.screens.confirm import ConfirmModal
+
+    d = cli_dir
+    app = HwbApp(d.store, _actor(d, "champion"), today=date.today())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("g", "slash", *"govhome", "enter")
+        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
+        await pilot.press("m", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert app.screen.user.id == d.ids["governor-home"]
+        _disable(d.store, LOGINS["champion"])
+        before = db_digest(d.store)
+        await pilot.press("y")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert db_digest(d.store) == before
+        shown = [n.message for n in app._notifications]
+        assert any(LOGINS["champion"] in m and "disabled" in m for m in shown), shown
+    assert status_of(d.store, d.ids["governor-home"]).status == "active"
