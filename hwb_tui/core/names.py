@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
@@ -113,12 +114,17 @@ def username_from(base: str, number: int) -> str:
     return f"{base}{suffix}@{USERNAME_DOMAIN}"
 
 
+_UPN_WEIGHTS = range(2, 14)
+_UPN_ZEROS = ord("0") * sum(_UPN_WEIGHTS)  # what the ASCII codes add beyond the digits' values
+
+
 def upn_check_letter(digits12: str) -> str:
     """The check letter of a UPN's 12 digits: mod-23 over the digits weighted 2..13."""
-    if len(digits12) != 12 or not digits12.isdigit():
+    if len(digits12) != 12 or not (digits12.isascii() and digits12.isdigit()):
         raise ValueError("a UPN has 12 digits after its check letter")
-    # As the DfE UPN standard: the digit in character position k (2..13) has weight k.
-    total = sum(int(d) * w for d, w in zip(digits12, range(2, 14), strict=True))
+    # As the DfE UPN standard: the digit in character position k (2..13) has weight k. Summed
+    # over the ASCII codes in C (map, not a generator): provisioning checks every row's UPN.
+    total = sum(map(operator.mul, digits12.encode("ascii"), _UPN_WEIGHTS)) - _UPN_ZEROS
     return UPN_LETTERS[total % 23]
 
 
@@ -127,7 +133,7 @@ def upn_problem(upn: str) -> str | None:
     if len(upn) != 13:
         return "upn_length"
     letter, digits = upn[0], upn[1:]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # not other scripts' digits either
         return "upn_digits"
     if letter not in UPN_LETTERS:
         return "upn_letter"

@@ -107,6 +107,16 @@ def test_second_worked_example() -> None:
     assert make_upn(681, 4015, 23, 999) == "W681401523999"
 
 
+def test_check_letter_matches_the_rule_for_many_numbers() -> None:
+    import random
+
+    rng = random.Random(23)
+    for _ in range(5000):
+        digits = "".join(rng.choice("0123456789") for _ in range(12))
+        weighted = sum(int(d) * w for d, w in zip(digits, range(2, 14), strict=True))
+        assert upn_check_letter(digits) == "ABCDEFGHJKLMNPQRTUVWXYZ"[weighted % 23]
+
+
 def test_wrong_check_letter_is_rejected() -> None:
     assert upn_problem("A660200112001") == "upn_check"
     assert upn_problem("Z660200112001") == "upn_check"
@@ -128,6 +138,8 @@ def test_welsh_la_numbers_are_660_to_681() -> None:
     ("Y66020011200", "upn_length"),
     ("Y6602001120011", "upn_length"),
     ("Y66020011200X", "upn_digits"),
+    ("Y66020011200\u0663", "upn_digits"),  # an Arabic-Indic three is a digit, not a UPN's
+    ("Y６60200112001", "upn_digits"),  # fullwidth six
     ("I660200112001", "upn_letter"),  # I, O and S are not check letters
 ])
 def test_malformed_upns_are_rejected(upn: str, problem: str) -> None:
