@@ -547,7 +547,8 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
                          gen.school_rows())
         say(f"schools: {len(gen.schools)}")
         cols = ", ".join(COLUMNS)
-        marks = ", ".join(["NULLIF(?, '')"] * len(COLUMNS))
+        nullable = User.__table__.c  # type: ignore[attr-defined]
+        marks = ", ".join("NULLIF(?, '')" if nullable[c].nullable else "?" for c in COLUMNS)
         insert_user = f"INSERT INTO user ({cols}) VALUES ({marks})"
         done = 0
         parallel = gen.users >= PARALLEL_FROM if parallel is None else parallel
