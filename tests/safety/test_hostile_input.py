@@ -47,7 +47,7 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 PG_URL = os.environ.get("HWB_TEST_POSTGRES_URL")
 HOME, AWAY = "6612001", "6612002"
 PROFILES = sorted(profiles())
-BOUNDED = settings(max_examples=60, deadline=None, derandomize=True,
+BOUNDED = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -416,7 +416,8 @@ def test_a_hostile_file_is_applied_whole_or_not_at_all(dialect: str) -> None:
     name display-safe and formula/markup names kept as data; applying it again changes
     nothing."""
 
-    @settings(max_examples=60 if dialect == "sqlite" else 15, deadline=None, derandomize=True,
+    @settings(max_examples=60 if dialect == "sqlite" else 15, deadline=None,
+              derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(case=HOSTILE_FILES)
     def check(case: tuple[tuple[str, list[list[str]], set[tuple[int, str]]], str,
@@ -671,7 +672,7 @@ def test_random_rosters_against_a_random_store(dialect: str) -> None:
     non-MIS accounts untouched, idempotent) or refused with the digest unchanged."""
     examples = 40 if dialect == "sqlite" else 12
 
-    @settings(max_examples=examples, deadline=None, derandomize=True,
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(world=worlds())
     @example(world=ROLLOVER_WORLD)
