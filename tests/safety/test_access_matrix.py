@@ -27,7 +27,14 @@ from hwb_tui.core.errors import (
     UnknownOperator,
     UserNotFound,
 )
-from hwb_tui.core.models import DEACTIVATED, AuditEvent, Operator, OperatorSchool, User
+from hwb_tui.core.models import (
+    DEACTIVATED,
+    AuditEvent,
+    Operator,
+    OperatorSchool,
+    ProvisioningRun,
+    User,
+)
 from hwb_tui.i18n import set_language
 from tests import builders as b
 from tests.safety.test_hostile_input import db_digest
@@ -120,6 +127,12 @@ def seed(store: Store) -> Directory:
                 assert user.id is not None
                 ids[f"{key}-{where}"] = user.id
                 names[f"{key}-{where}"] = user.username
+            # each school has a history: an audit event and a provisioning run
+            accounts.audit(s, "seed", "deactivate", s.get(User, ids[f"former-{where}"]))
+            now = datetime.now(UTC)
+            s.add(ProvisioningRun(started_at=now, finished_at=now, school=dfes, actor="seed",
+                                  files="[]", sha256="[]", format="sims-learners",
+                                  as_of=now.date(), outcome="applied"))
     return Directory(store, ids, names)
 
 
@@ -341,6 +354,20 @@ def test_cli_access_matrix(cli_dir: Directory, run: Run, role: str, where: str, 
         code, out, err = run(role, "users", "list", "--json", "--status", "all")
         assert code == 0, err
         assert {r["school"] for r in json.loads(out)} == {HOME}
+
+
+@pytest.mark.parametrize("role", ["admin-all", "admin-listed", "champion"])
+def test_cli_audit_and_runs_show_only_schools_in_scope(cli_dir: Directory, run: Run,
+                                                       role: str) -> None:
+    import json
+
+    scope = {HOME, AWAY} if role == "admin-all" else {HOME}
+    code, out, err = run(role, "audit", "--json")
+    assert code == 0, err
+    assert {e["school"] for e in json.loads(out)} - {None} == scope
+    code, out, err = run(role, "runs", "--json")
+    assert code == 0, err
+    assert {r["school"] for r in json.loads(out)} == scope
 
 
 @pytest.mark.parametrize("role", ["admin-all", "admin-listed", "champion"])
