@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -160,32 +159,23 @@ def provision(
     known = _known_schools(store, list(groups))
     done = 0
     unavailable: DatabaseUnavailable | None = None
-    items = list(groups.items())
-    # The next school's files are read and validated in a second thread while this school is
-    # planned and applied: the database driver releases the GIL while SQLite works.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hwb-read") as pool:
-        ahead = pool.submit(read_roster, items[0][1], options.format)
-        for index, (dfes, paths) in enumerate(items):
-            current = ahead
-            if index + 1 < len(items):
-                ahead = pool.submit(read_roster, items[index + 1][1], options.format)
-            size = sum(_size(p) for p in paths)
-            if unavailable is not None:
-                result = SchoolResult(dfes, "skipped",
-                                      message=unavailable.message(options.language))
-            else:
-                tick = _ticker(progress, dfes, index, len(groups), done, total)
-                try:
-                    tick("read", 0)
-                    roster = current.result()
-                    result = _school(store, dfes, roster, options, as_of, tick, dfes in known)
-                except DatabaseUnavailable as exc:
-                    unavailable = exc
-                    result = SchoolResult(dfes, "failed", message=exc.message(options.language))
-            done += size
-            report.schools.append(result)
-            if progress is not None:
-                progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
+    for index, (dfes, paths) in enumerate(groups.items()):
+        size = sum(_size(p) for p in paths)
+        if unavailable is not None:
+            result = SchoolResult(dfes, "skipped", message=unavailable.message(options.language))
+        else:
+            tick = _ticker(progress, dfes, index, len(groups), done, total)
+            try:
+                tick("read", 0)
+                roster = read_roster(paths, options.format)
+                result = _school(store, dfes, roster, options, as_of, tick, dfes in known)
+            except DatabaseUnavailable as exc:
+                unavailable = exc
+                result = SchoolResult(dfes, "failed", message=exc.message(options.language))
+        done += size
+        report.schools.append(result)
+        if progress is not None:
+            progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
     return report
 
 
