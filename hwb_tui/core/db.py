@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, SQLModel
 
 from hwb_tui.core import models  # noqa: F401  (registers the tables)
-from hwb_tui.core.errors import DatabaseNewer, DatabaseUnavailable
+from hwb_tui.core.errors import DatabaseNewer, DatabaseUnavailable, DiskFull
 
 # Migrations: version N's step brings a database at N-1 to N. A new database gets the whole
 # current schema from the models and starts at LATEST. Steps use SQLAlchemy so that one step
@@ -143,7 +143,10 @@ def translate_errors() -> Iterator[None]:
     except (OperationalError, PoolTimeout) as exc:
         # PostgreSQL adds CONTEXT:/HINT: lines; the operator gets one line, its first.
         detail = str(exc.orig if hasattr(exc, "orig") else exc).strip()
-        raise DatabaseUnavailable(detail=detail.splitlines()[0] if detail else "") from exc
+        first = detail.splitlines()[0] if detail else ""
+        if "disk is full" in first or "No space left" in first or "disk full" in first:
+            raise DiskFull(detail=first) from exc
+        raise DatabaseUnavailable(detail=first) from exc
 
 
 def _schema_version(conn: Connection) -> int | None:

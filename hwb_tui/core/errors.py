@@ -92,3 +92,9 @@ class NotADemoDatabase(HwbError):
     """`demo` refuses a database that holds users it did not make: it would mix in fake ones."""
 
     key = "error.not_a_demo_database"
+
+
+class DiskFull(DatabaseUnavailable):
+    """The database could not grow: nothing of the change was kept (exit 4, as unavailable)."""
+
+    key = "error.disk_full"
