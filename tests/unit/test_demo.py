@@ -253,3 +253,19 @@ def test_bad_user_count_is_a_usage_error(tmp_path: Path, as_root: None) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--db", f"sqlite:///{tmp_path / 'n.db'}", "demo", "--users", "none"])
     assert exc.value.code == 2
+
+
+def test_an_empty_database_keeps_its_operators_through_the_build(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    store = open_store(url)
+    with store.write() as s:
+        b.operator(s, "first")
+    store.dispose()
+    assert demo.state(url) == "empty"
+    demo.build(url, 200, "alice")
+    store = open_store(url)
+    with store.read() as s:
+        logins = set(s.execute(select(Operator.login)).scalars())
+    store.dispose()
+    assert logins == {"first", "alice", "champion"}
+    assert not (tmp_path / "e.db.building").exists()
