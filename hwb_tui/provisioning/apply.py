@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
-from hwb_tui.core.accounts import name_fields, username_key_of
+from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.errors import ChangedMeanwhile
 from hwb_tui.core.models import ACTIVE, AuditEvent, User
 from hwb_tui.core.names import search_key, username_base, username_from
@@ -28,6 +28,8 @@ LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a 
 _RANGE_CHUNK = 100
 _ID_CHUNK = 500
 
+# (surname, forename) -> (username base, its key): names repeat, folding them is not free.
+_BASES: dict[tuple[str, str], tuple[str, str]] = {}
 # Names repeat (many a Jones Siân): each pair's derived columns are computed once per process.
 _NAME_KEYS: dict[tuple[str, str], dict[str, str]] = {}
 _USERS = User.__table__  # type: ignore[attr-defined]
@@ -72,8 +74,21 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
     number: when they are equal the numbers are 1..n and the next is n + 1; only a base with
     gaps has its usernames read.
     """
-    bases = [username_base(surname, forename) for surname, forename in names]
-    keys = sorted({search_key(b) for b in bases})
+    return [username for username, _ in _allocate(session, names)]
+
+
+def _allocate(session: Session, names: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(username, username key) for each name; see allocate_usernames."""
+    bases: list[tuple[str, str]] = []
+    for name in names:
+        found = _BASES.get(name)
+        if found is None:
+            base = username_base(*name)
+            found = _BASES[name] = (base, search_key(base))
+        bases.append(found)
+    if len(_BASES) > 200_000:
+        _BASES.clear()
+    keys = sorted({key for _, key in bases})
     conn = session.connection()
     next_free: dict[str, int] = {}
     taken: dict[str, set[int]] = {}
@@ -109,9 +124,8 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
                 suffix = found[len(key):]
                 numbers.add(int(suffix) if suffix else 1)
             next_free[key] = 1
-    out: list[str] = []
-    for base in bases:
-        key = search_key(base)
+    out: list[tuple[str, str]] = []
+    for base, key in bases:
         numbers = taken[key]
         # the smallest free number only grows (numbers are only added): resume from there
         n = next_free[key]
@@ -119,7 +133,8 @@ def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[s
             n += 1
         numbers.add(n)
         next_free[key] = n + 1
-        out.append(username_from(base, n))
+        # the key of 'JonesS2@…' is the base's key and the number: what username_key_of gives
+        out.append((username_from(base, n), key if n == 1 else f"{key}{n}"))
     return out
 
 
@@ -162,18 +177,19 @@ def apply_plan(
 def _create(session: Session, school: str, creates: list[Change], stamp: datetime) -> None:
     records = [c.record for c in creates]
     names = [(r.surname, r.forename) for r in records if r is not None]
-    usernames = allocate_usernames(session, names)
+    allocated = _allocate(session, names)
+    usernames = [username for username, _ in allocated]
     rows: list[dict[str, Any]] = []
     keys = _NAME_KEYS
     if len(keys) > 200_000:
         keys.clear()
-    for change, username in zip(creates, usernames, strict=True):
+    for change, (username, username_key) in zip(creates, allocated, strict=True):
         record = change.record
         assert record is not None
         learner = record.kind == "learner"
         rows.append({
             "username": username,
-            "username_key": username_key_of(username),
+            "username_key": username_key,
             "kind": record.kind,
             "source": "mis",
             "school": school,

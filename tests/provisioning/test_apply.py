@@ -280,6 +280,10 @@ def test_batched_usernames_fill_gaps_like_the_core(any_schools: Store) -> None:
             "JonesS6@hwbcymru.net"]
         assert allocate_usernames(s, [("Jonesfred", "Sam"), ("Wyn", "Ŵ")]) == [
             "JonesfredS@hwbcymru.net", "WynW@hwbcymru.net"]
+        from hwb_tui.provisioning.apply import _allocate
+
+        for username, key in _allocate(s, names + [("Ŵyn-Prŷs", "ïolo")]):
+            assert key == username_key_of(username)
 
 
 def test_deactivated_status_survives_a_re_run(any_schools: Store, write: Writer) -> None:
