@@ -75,6 +75,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     act.add_argument("username", metavar="USERNAME")
     act.set_defaults(func=run_activate)
 
+    ext = users.add_parser("extend", help=t("cli.users.extend_help"))
+    ext.add_argument("username", metavar="USERNAME")
+    ext.add_argument("--lifetime", choices=accounts.LIFETIMES, required=True,
+                     help=t("cli.users.opt_lifetime"))
+    ext.set_defaults(func=run_extend)
+
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     return int(args.func(args, ctx))
@@ -264,4 +270,14 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
         user = directory.find_username(session, actor, args.username)
         change = accounts.activate(session, actor, user.id or 0)
     console().print(t("cli.users.activated", username=change.user.username))
+    return 0
+
+
+def run_extend(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        user = directory.find_username(session, actor, args.username)
+        change = accounts.extend(session, actor, user.id or 0, args.lifetime)
+    expires = change.user.expires_on.isoformat() if change.user.expires_on else ""
+    console().print(t("cli.users.extended", username=change.user.username, expires=expires))
     return 0

@@ -204,3 +204,28 @@ def test_a_governor_from_add_to_purge(any_store: Store) -> None:
         ("champion", "deactivate", "manual"),
         (HOUSEKEEPING_ACTOR, "purge", None),
     ]
+
+
+def test_extend_headlessly(store: Store, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`users extend` gives a governor a new lifetime from today, audited, like Manage User."""
+    from hwb_tui.cli import main
+
+    with store.write() as s:
+        b.school(s)
+        b.operator(s, "admin")
+        governor = b.user(s, "Jones", "Siân", expires_on=date(2026, 12, 1))
+        gid = governor.id
+    monkeypatch.setenv("HWB_OPERATOR", "admin")
+    assert main(["--db", store.url, "users", "extend", "JonesS@hwbcymru.net",
+                 "--lifetime", "3m"]) == 0
+    today = clock.now().date()
+    with store.read() as s:
+        user = s.get(User, gid)
+        assert user is not None and user.expires_on == clock.add_months(today, 3)
+        actions = list(s.exec(select(AuditEvent.action).where(col(AuditEvent.user_id) == gid)))
+    assert actions == ["extend"]
+    assert clock.add_months(today, 3).isoformat() in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:  # a lifetime must be named
+        main(["--db", store.url, "users", "extend", "JonesS@hwbcymru.net"])
+    assert usage.value.code == 2
