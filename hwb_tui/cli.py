@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hwb_tui.commands import Context
 from hwb_tui.core.errors import HwbError
@@ -17,8 +18,20 @@ from hwb_tui.i18n import install_argparse_translation, language_from_env, set_la
 COMMANDS = ("demo", "provision", "users", "audit", "runs", "operators", "housekeeping")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help texts come from the catalogue, where "20%" is plain text, not a %-format."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        return text.replace("%", "%%") if text else text
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with usage errors as one line and exit status 2 (SPEC §3)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"hwb-tui: {t('cli.usage_error')}: {message}\n")
