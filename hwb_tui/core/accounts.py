@@ -208,12 +208,7 @@ def deactivate(
     expected_version: int | None = None,
 ) -> Change:
     """Deactivate a non-MIS user by hand. MIS accounts are refused: their MIS ends them."""
-    actor = recheck(session, actor)
-    user = get_user(session, actor, user_id)
-    if user.purged_at is not None:
-        raise AccountPurged()
-    if user.source == "mis":
-        raise ManagedByMIS()
+    actor, user = _by_hand(session, actor, user_id)
     if user.status == DEACTIVATED:
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
@@ -250,12 +245,7 @@ def activate(
     expected_version: int | None = None,
 ) -> Change:
     """Activate a deactivated user again, within 12 months of deactivation."""
-    actor = recheck(session, actor)
-    user = get_user(session, actor, user_id)
-    if user.purged_at is not None:
-        raise AccountPurged()
-    if user.source == "mis":
-        raise ManagedByMIS()
+    actor, user = _by_hand(session, actor, user_id)
     if user.status == ACTIVE:
         raise AlreadyActive(username=user.username)
     today = today or clock.now().date()
@@ -293,10 +283,7 @@ def extend(
     today: date | None = None,
 ) -> Change:
     """Give an active non-MIS user a new lifetime from today."""
-    actor = recheck(session, actor)
-    user = get_user(session, actor, user_id)
-    if user.source == "mis":
-        raise ManagedByMIS()
+    actor, user = _by_hand(session, actor, user_id)
     if user.status != ACTIVE:
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
@@ -309,6 +296,18 @@ def extend(
           detail={"lifetime": lifetime, "expires_on": new_end.isoformat()})
     session.refresh(user)
     return Change(user, "extend")
+
+
+def _by_hand(session: Session, actor: Actor, user_id: int) -> tuple[Actor, User]:
+    """The operator as they are now, and the user they act on by hand: in their scope, not
+    purged, and never an MIS account (the school's MIS ends those)."""
+    actor = recheck(session, actor)
+    user = get_user(session, actor, user_id)
+    if user.purged_at is not None:
+        raise AccountPurged()
+    if user.source == "mis":
+        raise ManagedByMIS()
+    return actor, user
 
 
 def can_activate(user: User, today: date) -> bool:
