@@ -43,6 +43,11 @@ class Query:
         return replace(self, **changes)
 
 
+def view_kinds(q: Query) -> tuple[str, ...]:
+    """The kinds a query lists: its kind, else its view's."""
+    return (q.kind,) if q.kind else VIEWS[q.view]
+
+
 Cursor = tuple[str, int]  # (sort key, id) of a row: where a keyset page starts after
 
 
@@ -145,8 +150,14 @@ def count(session: Session, actor: Actor, q: Query, cap: int | None = None) -> i
     """
     conds = where(actor, q)
     if _is_sqlite(session) and words(q.search) and actor.schools is None and not q.school:
-        # through the (kind, name key) indexes: the cost is the matches in view, stopped at cap
-        conds = where(actor, q, filters_indexed=False, kind_indexed=True)
+        # The matches' ids through each search field's own index (a union), then their rows:
+        # the cost is the matches, stopped at the cap, never the size of the view.
+        from hwb_tui.core import search_pages
+
+        conds = [col(User.id).in_(search_pages.match_ids(q))] + where(
+            actor, q.with_(search=""), filters_indexed=False) + [
+            c for c in [_search_clause(q.search, indexed=False,
+                                       with_upn="learner" in view_kinds(q))] if c is not None]
     if cap is None:
         stmt = select(func.count()).select_from(User).where(*conds)
         return int(session.exec(stmt).one())
@@ -172,6 +183,11 @@ def page(
         from hwb_tui.core import search_pages
 
         return search_pages.page(session, actor, q, after, limit, backwards)
+    if _is_sqlite(session) and actor.schools is None and not q.school:
+        # Walk the sort index (the view's own kind-led one when it has one kind): SQLite would
+        # otherwise gather a multi-kind view's 900,000 rows through the kind index and sort them.
+        conds = where(actor, q, filters_indexed=False, kind_indexed=len(view_kinds(q)) == 1)
+        return run_page(session, q, conds, after, limit, backwards)
     return run_page(session, q, where(actor, q), after, limit, backwards)
 
 

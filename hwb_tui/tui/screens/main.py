@@ -25,7 +25,7 @@ from hwb_tui.tui.screens.provisioning import ProvisioningPane
 from hwb_tui.tui.widgets.details import DetailsPanel
 from hwb_tui.tui.widgets.header import HeaderBar
 from hwb_tui.tui.widgets.sidebar import Sidebar
-from hwb_tui.tui.widgets.user_table import UserTable
+from hwb_tui.tui.widgets.user_table import COUNT_CAP, UserTable
 
 if TYPE_CHECKING:
     from hwb_tui.tui.app import HwbApp
@@ -130,7 +130,14 @@ class MainScreen(Screen[None]):
     _expiring = 0
 
     def _show_count(self, total: int | None) -> None:
-        text = "…" if total is None else t("tui.count", self.lang, count=f"{total:,}")
+        searching = self.table.query_ is not None and bool(self.table.query_.search.strip())
+        if total is None:
+            text = "…"
+        elif total > COUNT_CAP and searching:
+            # a search's count stops past the cap (user_table.count_matches)
+            text = t("tui.count_over", self.lang, count=f"{COUNT_CAP:,}")
+        else:
+            text = t("tui.count", self.lang, count=f"{total:,}")
         self.query_one("#count", Static).update(Text(text))
 
     def _show_details(self, user: User | None) -> None:

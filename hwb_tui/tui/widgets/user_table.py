@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -38,6 +38,7 @@ CACHE_PAGES = 24  # pages kept in the LRU cache
 # Seconds a search waits for the next keystroke before it queries: long enough to swallow a
 # burst (a paste, keys batched by a slow SSH link), short enough that a keystroke still reaches
 # the table within SPEC §5's 50 ms (a search page costs ~15-25 ms at a million users).
+COUNT_CAP = 10_000  # a search stops counting here: "over 10,000 found" tells enough, at once
 DEBOUNCE = 0.03
 
 USERNAME_SUFFIX = "@" + USERNAME_DOMAIN
@@ -53,6 +54,12 @@ class Window:
     at_start: bool
     at_end: bool
     first_index: int  # estimated position of rows[0] among all matches
+
+
+def count_matches(session: Any, actor: Actor, query: Query) -> int:
+    """The count the table shows: exact for a whole view, capped for a search (COUNT_CAP + 1
+    means "over COUNT_CAP"), so that a keystroke never waits on counting 60,000 Joneses."""
+    return directory.count(session, actor, query, cap=COUNT_CAP if query.search.strip() else None)
 
 
 class PageCache:
@@ -295,7 +302,7 @@ class UserTable(Widget, can_focus=True):
                 return
             self.app.call_from_thread(self._show_window, generation, window, focus, anchor)
             with self.store.read() as session:
-                total = directory.count(session, self.actor, query)
+                total = count_matches(session, self.actor, query)
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show_count, generation, total)
         except HwbError as exc:
@@ -507,7 +514,7 @@ class UserTable(Widget, can_focus=True):
     def _count_worker(self, query: Query, generation: int) -> None:
         try:
             with self.store.read() as session:
-                total = directory.count(session, self.actor, query)
+                total = count_matches(session, self.actor, query)
         except HwbError as exc:
             self.app.call_from_thread(self._failed, generation, exc)
             return
