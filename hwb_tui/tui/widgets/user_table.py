@@ -157,6 +157,7 @@ class UserTable(Widget, can_focus=True):
         self._selected_id: int | None = None
         self._anchor_line = 0
         self._pending: list[tuple[int, int]] = []  # moves asked for while a page was loading
+        self._pending_extend: list[tuple[int, int]] = []  # moves waiting for rows beyond an edge
         self.lang = "en"
 
     # ---- what is shown -----------------------------------------------------------------------
@@ -255,6 +256,7 @@ class UserTable(Widget, can_focus=True):
         self._anchor_line = self.cursor - self.top if anchor is not None else 0
         self._generation += 1
         self._extending.clear()
+        self._pending_extend.clear()
         self.loaded = False
         self.total = None
         self._load_worker(query, self._generation, anchor, debounce)
@@ -402,6 +404,12 @@ class UserTable(Widget, can_focus=True):
                 self.top -= excess
         self.refresh()
         self._maybe_extend()
+        pending, self._pending_extend = self._pending_extend, []
+        for delta, direction in pending:
+            if delta:
+                self.action_move(delta)
+            else:
+                self.action_page(direction)
 
     def _maybe_extend(self) -> None:
         margin = 2 * self.body_height
@@ -439,6 +447,10 @@ class UserTable(Widget, can_focus=True):
             return
         if not self.window.rows:
             return
+        if self._beyond_window(delta):
+            self._pending_extend.append((delta, 0))
+            self._extend(delta < 0)
+            return
         new = max(0, min(len(self.window.rows) - 1, self.cursor + delta))
         if new != self.cursor:
             self.cursor = new
@@ -453,9 +465,22 @@ class UserTable(Widget, can_focus=True):
         if not self.window.rows:
             return
         height = self.body_height
+        if self._beyond_window(direction * height):
+            # Past the rows held while the next ones are on their way: move when they arrive,
+            # rather than drop the key (a quick run of page-downs on a slow link).
+            self._pending_extend.append((0, direction))
+            self._extend(direction < 0)
+            return
         self.cursor = max(0, min(len(self.window.rows) - 1, self.cursor + direction * height))
         self.top = max(0, self.top + direction * height)
         self._moved()
+
+    def _beyond_window(self, delta: int) -> bool:
+        """A move past the rows held, with more rows beyond them (to be fetched first)."""
+        target = self.cursor + delta
+        if delta > 0:
+            return target >= len(self.window.rows) and not self.window.at_end
+        return target < 0 and not self.window.at_start
 
     def action_first(self) -> None:
         if self.query_ is None:
