@@ -70,12 +70,39 @@ def send_key(app: Any, key: str) -> None:
     app._driver.send_message(event)
 
 
+_CHANGED: asyncio.Event | None = None
+
+
+def _watch_refreshes() -> None:
+    """Wake the measuring coroutine whenever any widget asks to be redrawn.
+
+    Polling in a tight loop would keep taking the GIL from the console's worker threads and
+    slow the very queries being timed; waiting on this event costs the console nothing.
+    """
+    from textual.widget import Widget
+
+    original = Widget.refresh
+
+    def refresh(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _CHANGED is not None:
+            _CHANGED.set()
+        return original(self, *args, **kwargs)
+
+    Widget.refresh = refresh  # type: ignore[method-assign]
+
+
 async def _until(predicate: Any, timeout: float = 30.0) -> None:
+    assert _CHANGED is not None, "main() sets up the refresh watch"
     deadline = time.perf_counter() + timeout
     while not predicate():
-        if time.perf_counter() > deadline:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
             raise TimeoutError("the console did not update in time")
-        await asyncio.sleep(0.0005)
+        _CHANGED.clear()
+        try:
+            await asyncio.wait_for(_CHANGED.wait(), min(remaining, 0.05))
+        except TimeoutError:
+            pass
 
 
 async def measure_ours(url: str) -> dict[str, Any]:
@@ -285,6 +312,9 @@ def main() -> None:
     parser.add_argument("--child", choices=("ours", "datatable", "startup"), required=True)
     parser.add_argument("--db", required=True)
     args = parser.parse_args()
+    global _CHANGED
+    _CHANGED = asyncio.Event()
+    _watch_refreshes()
     if args.child == "ours":
         result = asyncio.run(measure_ours(args.db))
     elif args.child == "datatable":

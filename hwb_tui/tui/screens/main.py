@@ -58,6 +58,7 @@ class MainScreen(Screen[None]):
         self.view = "governors"
         self.status = "active"
         self.school_names: dict[str, tuple[str, str]] = {}
+        self._had_selection: bool | None = None
 
     @property
     def hwb(self) -> HwbApp:
@@ -162,7 +163,12 @@ class MainScreen(Screen[None]):
     @on(UserTable.Selected)
     def _selected(self, event: UserTable.Selected) -> None:
         self._show_details(event.user)
-        self.refresh_bindings()
+        # The footer depends on the selection only through "is anyone selected" (Manage User);
+        # redrawing it on every move cost the main thread more than the page query itself.
+        has_selection = event.user is not None
+        if has_selection != self._had_selection:
+            self._had_selection = has_selection
+            self.refresh_bindings()
 
     @on(UserTable.Counted)
     def _counted(self, event: UserTable.Counted) -> None:
