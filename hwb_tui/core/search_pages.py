@@ -42,6 +42,12 @@ from hwb_tui.core.models import User
 from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes
 
 ESTIMATE_CAP = 20_000
+# Usernames are fetched through their index only when few match: most usernames that match a
+# common prefix belong to surnames that the surname path finds anyway, and reading them all just
+# to drop them cost 20 ms a keystroke ("a" at a million users). Past this, only the surnames that
+# are shorter prefixes of the word are walked; a username whose ASCII spelling differs from its
+# surname's (Øster -> SterA) then shows once the word is specific enough to be fetched.
+USERNAME_FETCH_MAX = 2_000
 
 
 def page(
@@ -109,7 +115,7 @@ def page(
     # username: the surnames that are shorter prefixes of the word, or a direct fetch
     not_surname = not_(prefix(field("surname_key"), driver))
     username_matches = _capped_count(session, kind_in, prefix(col(User.username_key), driver))
-    if username_matches and username_matches < ESTIMATE_CAP:
+    if username_matches and username_matches < USERNAME_FETCH_MAX:
         collect(filters + residual + [prefix(col(User.username_key), driver), not_surname],
                 sort_indexed=False)
     elif username_matches:

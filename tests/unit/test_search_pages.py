@@ -56,6 +56,8 @@ def test_planned_pages_equal_the_plain_query(
     directory_store: Store, language: str, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search_pages, "ESTIMATE_CAP", cap)
+    fetch_max = min(cap, search_pages.USERNAME_FETCH_MAX)
+    monkeypatch.setattr(search_pages, "USERNAME_FETCH_MAX", fetch_max)
     for login, views, statuses in (("admin", ("all", "governors", "non-mis", "mis"), ("active",)),
                                    ("admin", ("all",), ("all",)),
                                    ("champion", ("all",), ("active",))):
