@@ -88,7 +88,7 @@ def field_ranges(key: str, indexed: bool = True, with_upn: bool = True
 
 # One operator object for every `+column`: SQLAlchemy's compiled-statement cache keys on it, and
 # a new custom_op per call made every search statement compile afresh (~20 ms each at 1M).
-_NO_INDEX = operators.custom_op("+")
+_NO_INDEX: operators.custom_op[Any] = operators.custom_op("+")
 
 
 def unindexed(column: Any) -> Any:
