@@ -20,6 +20,7 @@ PostgreSQL keeps statistics and plans the plain query well, so it never comes he
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_
@@ -103,10 +104,13 @@ def page(
     for name, key in spread:
         # UPNs are learners' alone: counted on the UPN index, not walked through the kinds
         view = () if name == "upn" else (kind_in,)
-        matches = _capped_count(session, *view, prefix(col(getattr(User, name)), key))
+        # Walking wins once matches pass sqrt(limit x rows walked): count no further than that.
+        enough = min(ESTIMATE_CAP, int(math.sqrt(limit * _walked(session, q))) + 1)
+        matches = _capped_count(session, *view, prefix(col(getattr(User, name)), key),
+                                cap=enough)
         if matches == 0:
             continue
-        if _walk_is_cheaper(session, q, matches, limit):
+        if matches >= enough or _walk_is_cheaper(session, q, matches, limit):
             collect(scan_filters + residual + [prefix(field(name), key)])
         else:
             collect(filters + residual + [prefix(col(getattr(User, name)), key)],
@@ -114,7 +118,8 @@ def page(
 
     # username: the surnames that are shorter prefixes of the word, or a direct fetch
     not_surname = not_(prefix(field("surname_key"), driver))
-    username_matches = _capped_count(session, kind_in, prefix(col(User.username_key), driver))
+    username_matches = _capped_count(session, kind_in, prefix(col(User.username_key), driver),
+                                     cap=USERNAME_FETCH_MAX)
     if username_matches and username_matches < USERNAME_FETCH_MAX:
         collect(filters + residual + [prefix(col(User.username_key), driver), not_surname],
                 sort_indexed=False)
@@ -142,9 +147,9 @@ def _surname_sort_prefixes(key: str, language: str, exact: bool = False) -> list
     return [s + "!" for s in starts]
 
 
-def _capped_count(session: Session, *conds: ColumnElement[bool]) -> int:
-    """Matches in view, counted on one index only and stopped at ESTIMATE_CAP: microseconds."""
-    inner = select(col(User.id)).where(*conds).limit(ESTIMATE_CAP).subquery()
+def _capped_count(session: Session, *conds: ColumnElement[bool], cap: int) -> int:
+    """Matches in view, counted on one index only and stopped at `cap`: microseconds."""
+    inner = select(col(User.id)).where(*conds).limit(cap).subquery()
     return int(session.exec(select(func.count()).select_from(inner)).one())
 
 
@@ -162,13 +167,15 @@ def kind_totals(session: Session) -> dict[str, int]:
 
 def _walk_is_cheaper(session: Session, q: Query, matches: int, limit: int) -> bool:
     """Walking the sort index reads about limit / density rows; fetching reads every match."""
-    if matches >= ESTIMATE_CAP:
-        return True
+    # `matches` are already within the view's kinds: the walk finds one every walked/matches rows
+    return limit * _walked(session, q) / matches < matches
+
+
+def _walked(session: Session, q: Query) -> int:
+    """Rows of the sort index a walk goes through: the view's kind, else everyone."""
     totals = kind_totals(session)
     kinds = (q.kind,) if q.kind else VIEWS[q.view]
-    walked = totals.get(kinds[0], 0) if len(kinds) == 1 else sum(totals.values())
-    # `matches` are already within the view's kinds: the walk finds one every walked/matches rows
-    return limit * walked / matches < matches
+    return max(1, totals.get(kinds[0], 0) if len(kinds) == 1 else sum(totals.values()))
 
 
 def match_ids(q: Query) -> Any:
