@@ -340,11 +340,7 @@ class UserTable(Widget, can_focus=True):
         self._scroll_into_view()
         self.refresh()
         pending, self._pending = self._pending, []
-        for delta, direction in pending:
-            if delta:
-                self.action_move(delta)
-            else:
-                self.action_page(direction)
+        self._replay(pending)
         self._announce()
 
     def _show_count(self, generation: int, total: int) -> None:
@@ -412,7 +408,11 @@ class UserTable(Widget, can_focus=True):
         self.refresh()
         self._maybe_extend()
         pending, self._pending_extend = self._pending_extend, []
-        for delta, direction in pending:
+        self._replay(pending)
+
+    def _replay(self, moves: list[tuple[int, int]]) -> None:
+        """Apply moves that waited for rows: (delta, 0) is a move, (0, direction) a page."""
+        for delta, direction in moves:
             if delta:
                 self.action_move(delta)
             else:
