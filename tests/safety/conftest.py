@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Connection, create_engine, func, select, text
 
 from hwb_tui import demo
 from hwb_tui.core.db import Store, open_store
 from hwb_tui.core.models import ACTIVE, AuditEvent, ProvisioningRun, User
 from hwb_tui.core.names import make_upn
-from tests.conftest import PG_SKIP, PG_URL
+from tests.conftest import pg_schema as shared_pg_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-11-30"
@@ -44,27 +44,18 @@ def demo_store(url: str) -> Store:
     return open_store(url)
 
 
+def _end_our_clients(conn: Connection) -> None:
+    # a killed client's backend may still hold locks for a moment: end it first (only ours:
+    # other test processes may be using the same server right now)
+    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = ANY(:names)"), {"names": sorted(STARTED)})
+
+
 @contextmanager
 def pg_schema() -> Iterator[str]:
-    """A URL whose search_path is a fresh PostgreSQL schema, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            # a killed client's backend may still hold locks for a moment: end it first (only
-            # ours: other test processes may be using the same server right now)
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE application_name = ANY(:names)"),
-                         {"names": sorted(STARTED)})
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A URL whose search_path is a fresh PostgreSQL schema, dropped after our clients end."""
+    with shared_pg_schema(before_drop=_end_our_clients) as url:
+        yield url
 
 
 @pytest.fixture
