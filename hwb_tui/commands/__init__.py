@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from hwb_tui import config
 from hwb_tui.core.access import Actor, current_login, load_actor
 from hwb_tui.core.db import Store, open_store
+from hwb_tui.core.records import document, jsonable
 from hwb_tui.i18n import current_language, set_language
 
 
@@ -53,16 +52,12 @@ def _env_lang() -> str | None:
     return os.environ.get("HWB_LANG") or None
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+to_jsonable = jsonable  # the name commands used before core.records held it
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=to_jsonable)
+    """One JSON document on stdout: build it with core.records' serialisers."""
+    sys.stdout.write(document(data))
     sys.stdout.write("\n")
 
 

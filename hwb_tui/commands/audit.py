@@ -11,14 +11,8 @@ from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from hwb_tui.commands import Context
-from hwb_tui.commands.table import (
-    JsonArrayWriter,
-    Table,
-    console,
-    detail,
-    jsonable,
-    local_time,
-)
+from hwb_tui.commands.table import JsonArrayWriter, Table, console, local_time
+from hwb_tui.core import records
 from hwb_tui.core.access import Actor
 from hwb_tui.core.models import AuditEvent, User
 from hwb_tui.i18n import t
@@ -75,18 +69,7 @@ def events(session: Session, actor: Actor, since: date | None) -> Iterator[tuple
         session.expunge_all()
 
 
-def record(event: AuditEvent, username: str) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": jsonable(event.at),
-        "actor": event.actor,
-        "action": event.action,
-        "username": username or None,
-        "school": event.school,
-        "reason": event.reason,
-        "run_id": event.run_id,
-        "detail": detail(event.detail),
-    }
+record = records.audit_event  # one shape of an audit event everywhere
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from hwb_tui.commands import Context, print_json
-from hwb_tui.core import clock, housekeeping
+from hwb_tui.core import clock, housekeeping, records
 from hwb_tui.core.errors import UsageError
 from hwb_tui.core.housekeeping import Account
 from hwb_tui.core.names import display_safe
@@ -67,21 +67,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _row(account: Account) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "username": account.username,
-        "kind": account.kind,
-        "school": account.school,
-        "expires_on": account.expires_on,
-        "deactivated_at": account.deactivated_at,
-    }
+_row = records.account  # one shape of an account everywhere
 
 
 def _report(as_of: date, expired: list[Account], due: list[Account], purged: list[Account],
             purge: bool) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "as_of": as_of,
+        "as_of": records.jsonable(as_of),
         "expired": [_row(a) for a in expired],
     }
     if purge:

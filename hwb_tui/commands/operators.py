@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlmodel import col, select
-
 from hwb_tui.commands import Context, print_json
 from hwb_tui.commands.table import Table, console
-from hwb_tui.core import operators
+from hwb_tui.core import operators, records
 from hwb_tui.core.access import current_login, load_actor
-from hwb_tui.core.models import ROLES, Operator, OperatorSchool
+from hwb_tui.core.models import ROLES
 from hwb_tui.i18n import LANGUAGES, t
 
 
@@ -55,22 +53,8 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
     actor.require_admin()
     with ctx.store().read() as session:
-        ops = list(session.exec(select(Operator).order_by(col(Operator.login))).all())
-        links = session.exec(select(OperatorSchool)).all()
-    schools: dict[str, list[str]] = {}
-    for link in links:
-        schools.setdefault(link.login, []).append(link.school)
-    rows: list[dict[str, Any]] = [
-        {
-            "login": op.login,
-            "role": op.role,
-            "all_schools": op.all_schools,
-            "schools": sorted(schools.get(op.login, [])),
-            "language": op.language,
-            "disabled": op.disabled,
-        }
-        for op in ops
-    ]
+        rows: list[dict[str, Any]] = [records.operator(op, schools)
+                                      for op, schools in operators.list_operators(session)]
     if args.json:
         print_json(rows)
         return 0

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 from sqlmodel import col, select
 
 from hwb_tui.commands import Context, print_json
-from hwb_tui.commands.table import Table, console, jsonable, local_time
+from hwb_tui.commands.table import Table, console, local_time
+from hwb_tui.core import records
 from hwb_tui.core.models import ProvisioningRun
 from hwb_tui.i18n import t
-
-COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
-          "not_in_export", "invalid")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,29 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def _list(value: str | None) -> Any:
-    try:
-        return json.loads(value) if value else []
-    except ValueError:
-        return value
-
-
-def record(r: ProvisioningRun) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": r.id,
-        "started_at": jsonable(r.started_at),
-        "finished_at": jsonable(r.finished_at),
-        "school": r.school,
-        "actor": r.actor,
-        "files": _list(r.files),
-        "sha256": _list(r.sha256),
-        "format": r.format,
-        "as_of": jsonable(r.as_of),
-        "dry_run": r.dry_run,
-        "outcome": r.outcome,
-    }
-    data.update({name: getattr(r, name) for name in COUNTS})
-    return data
+record = records.run  # one shape of a run everywhere
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TextIO
 
 from rich.cells import set_cell_size
@@ -18,15 +18,9 @@ from rich.console import Console
 from rich.text import Text
 
 from hwb_tui.core.names import csv_safe, display_safe
+from hwb_tui.core.records import jsonable, stored_json, utc
 
 GAP = "  "
-
-
-def utc(stamp: datetime | None) -> datetime | None:
-    """The store hands back naive UTC on SQLite and PostgreSQL alike: make it say so."""
-    if stamp is None:
-        return None
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def local_time(stamp: datetime | None) -> str:
@@ -35,24 +29,7 @@ def local_time(stamp: datetime | None) -> str:
     return aware.astimezone().strftime("%Y-%m-%d %H:%M") if aware else ""
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        aware = utc(value)
-        assert aware is not None
-        return aware.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def detail(value: str | None) -> Any:
-    """An audit event's detail (stored as JSON text) as data for --json output."""
-    if not value:
-        return None
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+detail = stored_json  # an audit event's detail as data (the serialiser is core.records)
 
 
 def console(file: TextIO | None = None) -> Console:

@@ -7,33 +7,23 @@ import os
 import sys
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from hwb_tui.commands import Context
+from hwb_tui.commands import Context, print_json
 from hwb_tui.commands.table import (
     CsvWriter,
     JsonArrayWriter,
     Table,
     console,
-    detail,
-    jsonable,
     local_time,
 )
-from hwb_tui.core import accounts, directory
+from hwb_tui.core import accounts, directory, records
 from hwb_tui.core.access import Actor
-from hwb_tui.core.models import KINDS, NON_MIS_KINDS, AuditEvent, School, User
+from hwb_tui.core.models import KINDS, NON_MIS_KINDS, User
 from hwb_tui.i18n import current_language, t
 
-# The fields of `users list --json` / `--csv`: SPEC §3's list first, then useful extras.
-LIST_FIELDS = (
-    "username", "kind", "surname", "forename", "school", "status", "source", "upn",
-    "staff_code", "deactivated_at", "deactivation_reason",
-    "deactivated_by", "year_group", "expires_on",
-)
-SHOW_FIELDS = LIST_FIELDS + (
-    "reg_group", "admission_number", "admission_date", "leaving_date", "role", "deferred_until",
-    "ite_informed_at", "ite_informed_by", "created_at", "updated_at", "purged_at",
-)
+# The fields of `users list --json` / `--csv` (the serialiser is core.records)
+LIST_FIELDS = records.USER_FIELDS
 PAGE = 1000  # rows per keyset page while streaming a listing
 
 
@@ -86,10 +76,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return int(args.func(args, ctx))
 
 
-def record(user: User, fields: tuple[str, ...] = LIST_FIELDS) -> dict[str, Any]:
-    return {name: jsonable(getattr(user, name)) for name in fields}
-
-
 def _list_table() -> Table:
     return Table([
         (t("cli.col.username"), 28),
@@ -139,7 +125,7 @@ def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
             writer = JsonArrayWriter()
             for batch in _pages(session, actor, q):
                 for user in batch:
-                    writer.write(record(user))
+                    writer.write(records.user(user))
             writer.close()
         elif args.csv:
             csv_out = CsvWriter(LIST_FIELDS)
@@ -171,38 +157,14 @@ def _pages(session: Session, actor: Actor, q: directory.Query) -> Any:
             return
 
 
-def history(session: Session, user: User) -> list[AuditEvent]:
-    stmt = select(AuditEvent).where(col(AuditEvent.user_id) == user.id).order_by(
-        col(AuditEvent.id)
-    )
-    return list(session.exec(stmt).all())
-
-
-def event_record(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "at": jsonable(event.at),
-        "actor": event.actor,
-        "action": event.action,
-        "reason": event.reason,
-        "run_id": event.run_id,
-        "detail": detail(event.detail),
-    }
-
-
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
     with ctx.store().read() as session:
         user = directory.find_username(session, actor, args.username)
-        events = history(session, user)
-        school = session.get(School, user.school)
+        events = directory.history(session, user)
+        school = directory.school_of(session, user)
     if args.json:
-        from hwb_tui.commands import print_json
-
-        data = record(user, SHOW_FIELDS)
-        data["school_name"] = school.name if school else None
-        data["school_name_cy"] = school.name_cy if school else None
-        data["audit"] = [event_record(e) for e in events]
-        print_json(data)
+        print_json(records.user_detail(user, school, events))
         return 0
     out = console()
     lang = current_language()

@@ -13,7 +13,15 @@ from sqlmodel import Session, col, select
 
 from hwb_tui.core.access import Actor, scope_clause
 from hwb_tui.core.errors import UserNotFound
-from hwb_tui.core.models import ACTIVE, DEACTIVATED, MIS_KINDS, NON_MIS_KINDS, User
+from hwb_tui.core.models import (
+    ACTIVE,
+    DEACTIVATED,
+    MIS_KINDS,
+    NON_MIS_KINDS,
+    AuditEvent,
+    School,
+    User,
+)
 from hwb_tui.core.names import prefix_upper_bound, search_key
 
 # Views of the console and `users list`: which kinds each shows.
@@ -249,3 +257,16 @@ def find_username(session: Session, actor: Actor, username: str) -> User:
     if user is None or not actor.covers(user.school):
         raise UserNotFound(user=username)
     return user
+
+
+def history(session: Session, user: User) -> list[AuditEvent]:
+    """The audit events about `user`, oldest first (the caller has found the user in scope)."""
+    stmt = select(AuditEvent).where(col(AuditEvent.user_id) == user.id).order_by(
+        col(AuditEvent.id)
+    )
+    return list(session.exec(stmt).all())
+
+
+def school_of(session: Session, user: User) -> School | None:
+    """The school record of `user` (its names in both languages)."""
+    return session.get(School, user.school)

@@ -16,6 +16,15 @@ def operator_count(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Operator)).one())
 
 
+def list_operators(session: Session) -> list[tuple[Operator, list[str]]]:
+    """Every operator by login, with the schools listed on their record."""
+    ops = list(session.exec(select(Operator).order_by(col(Operator.login))).all())
+    schools: dict[str, list[str]] = {}
+    for link in session.exec(select(OperatorSchool)).all():
+        schools.setdefault(link.login, []).append(link.school)
+    return [(op, sorted(schools.get(op.login, []))) for op in ops]
+
+
 def add_operator(
     session: Session,
     actor: Actor | None,
