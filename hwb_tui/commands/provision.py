@@ -16,6 +16,7 @@ from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
 from hwb_tui.provisioning import (
     COUNTS,
+    STANDARD_FORMATS,
     ProgressEvent,
     ProvisionOptions,
     ProvisionReport,
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", type=Path,
                    help=t("provisioning.cli.opt_files"))
     p.add_argument("--school", metavar="DFES", help=t("provisioning.cli.opt_school"))
-    p.add_argument("--format", default="auto", choices=["auto", *profile_names()],
+    p.add_argument("--format", default="auto",
+                   choices=["auto", *profile_names(), *STANDARD_FORMATS],
                    help=t("provisioning.cli.opt_format"))
     p.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
                    help=t("provisioning.cli.opt_as_of"))

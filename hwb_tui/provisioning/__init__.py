@@ -31,11 +31,16 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
   not recorded. If the database becomes unavailable, that school is "failed" and the rest
   "skipped" (exit 4).
 - Acts as core.access.system_actor(PROVISIONING_ACTOR); no operator record is needed.
+- Besides the CSV layouts, `--format oneroster|ctf` (or auto) read OneRoster 1.1/1.2 CSV sets
+  (a folder, a zip, or its files) and Common Transfer Files; a set may cover many schools, each
+  applied in its own transaction. `schools_of(files, school, fmt)` lists the schools a command
+  would provision (the console checks the operator's scope with it).
 - `read_roster(paths, fmt)` reads and validates one school's files without a database (the
   errors are `roster.errors`, each `.render(lang)` → "file:line:field: reason").
 
-Modules: layouts (profiles as data), readers (bytes → records), plan (the rules), apply (the
-limit and batched writes), service (runs over many schools).
+Modules: layouts (profiles as data), readers (bytes → records), sources (which files are which
+format, for which school), oneroster and ctf (the standard formats → the same records), plan
+(the rules), apply (the limit and batched writes), service (runs over many schools).
 """
 
 from hwb_tui.provisioning.layouts import Profile, detect, profile_names, profiles
@@ -50,7 +55,9 @@ from hwb_tui.provisioning.service import (
     provision,
     read_roster,
     report_as_dict,
+    schools_of,
 )
+from hwb_tui.provisioning.sources import STANDARD_FORMATS
 
 __all__ = [
     "COUNTS",
@@ -67,4 +74,6 @@ __all__ = [
     "provision",
     "read_roster",
     "report_as_dict",
+    "schools_of",
+    "STANDARD_FORMATS",
 ]

@@ -26,6 +26,7 @@ from hwb_tui.i18n import t
 from hwb_tui.provisioning.apply import Limit, apply_plan, check_limit
 from hwb_tui.provisioning.plan import Plan, make_plan
 from hwb_tui.provisioning.readers import Roster, combine, read_export
+from hwb_tui.provisioning.sources import gather, is_dfes
 
 _DFES_AT_START = re.compile(r"^(\d{7})(?!\d)")
 _DFES = re.compile(r"^\d{7}$")
@@ -152,31 +153,41 @@ def provision(
     """Provision every school the files cover; see the package docstring."""
     if not files:
         raise UsageError(detail=t("provisioning.no_files"))
-    groups = group_by_school(files, school)
     as_of = options.as_of or clock.now().date()
+    # CSV exports are grouped by name and read at their school's turn; a OneRoster set or a
+    # CTF is read here, as it says which schools it covers (sources.gather)
+    units = gather(files, school, options.format, as_of)
     report = ProvisionReport(as_of=as_of, dry_run=options.dry_run)
-    total = sum(_size(p) for paths in groups.values() for p in paths)
-    known = _known_schools(store, list(groups))
+    total = sum(u.size for u in units)
+    known = _known_schools(store, [u.school for u in units if is_dfes(u.school)])
     done = 0
     unavailable: DatabaseUnavailable | None = None
-    for index, (dfes, paths) in enumerate(groups.items()):
-        size = sum(_size(p) for p in paths)
+    for index, unit in enumerate(units):
+        dfes = unit.school
         if unavailable is not None:
             result = SchoolResult(dfes, "skipped", message=unavailable.message(options.language))
         else:
-            tick = _ticker(progress, dfes, index, len(groups), done, total)
+            tick = _ticker(progress, dfes, index, len(units), done, total)
             try:
                 tick("read", 0)
-                roster = read_roster(paths, options.format)
+                roster = combine(unit.exports + [read_export(p, options.format)
+                                                 for p in unit.paths])
                 result = _school(store, dfes, roster, options, as_of, tick, dfes in known)
             except DatabaseUnavailable as exc:
                 unavailable = exc
                 result = SchoolResult(dfes, "failed", message=exc.message(options.language))
-        done += size
+        done += unit.size
         report.schools.append(result)
         if progress is not None:
-            progress(ProgressEvent(dfes, "done", index + 1, len(groups), done, total))
+            progress(ProgressEvent(dfes, "done", index + 1, len(units), done, total))
     return report
+
+
+def schools_of(files: list[Path], school: str | None, fmt: str = "auto",
+               as_of: date | None = None) -> list[str]:
+    """The schools a command over these files would provision (OneRoster sets and CTFs are
+    read to know). Raises UsageError as `provision` does."""
+    return [u.school for u in gather(files, school, fmt, as_of or clock.now().date())]
 
 
 def read_roster(paths: list[Path], fmt: str = "auto") -> Roster:
@@ -193,13 +204,6 @@ def _known_schools(store: Store, numbers: list[str]) -> set[str]:
             stmt = select(_SCHOOLS.c.dfes).where(_SCHOOLS.c.dfes.in_(chunk))
             known.update(session.connection().execute(stmt).scalars())
     return known
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _ticker(
@@ -237,15 +241,17 @@ def _school(
     result.errors = [e.render(lang) for e in roster.errors]
     result.counts["invalid"] = len({(e.file, e.line) for e in roster.errors})
     started = clock.now()
-    if not known:
+    # a source that could not be read far enough to say its school is labelled by its name
+    named = is_dfes(dfes)
+    if not known and named:
         result.message = t("error.school_not_found", lang, dfes=dfes)
     if not known or roster.fatal or (roster.errors and not options.skip_invalid):
         if roster.errors and not roster.fatal and known:
             result.message = t("provisioning.rejected_invalid", lang,
                                count=result.counts["invalid"])
-        elif roster.fatal and known:
+        elif roster.fatal and (known or not named):
             result.message = t("provisioning.rejected_unreadable", lang)
-        if not options.dry_run:
+        if not options.dry_run and named:
             _record_failure(store, result, options, as_of, started)
         return result
     tick("plan", 0)

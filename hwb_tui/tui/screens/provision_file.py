@@ -29,8 +29,8 @@ from hwb_tui.provisioning import (
     COUNTS,
     ProvisionOptions,
     ProvisionReport,
-    group_by_school,
     provision,
+    schools_of,
 )
 from hwb_tui.tui.keys import localise_bindings
 from hwb_tui.tui.screens.provisioning import outcome_label
@@ -140,7 +140,8 @@ class ProvisionFileModal(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="provision-file")
     def _run(self, files: list[Path], school: str | None, dry_run: bool) -> None:
         try:
-            for dfes in group_by_school(files, school):
+            # a OneRoster set or CTF is read to know its schools: each must be in scope
+            for dfes in schools_of(files, school):
                 self.actor.require_school(dfes)
             report = provision(self.store, files, school,
                                ProvisionOptions(dry_run=dry_run, language=self.lang))
