@@ -30,11 +30,20 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
   recorded as a ProvisioningRun with that outcome in a separate small transaction. Dry runs are
   not recorded. If the database becomes unavailable, that school is "failed" and the rest
   "skipped" (exit 4).
-- Acts as core.access.system_actor(PROVISIONING_ACTOR); no operator record is needed.
+- `provision(..., actor=None)` acts as core.access.system_actor(PROVISIONING_ACTOR), every
+  school, no operator record needed (the scheduled job). `actor=` an operator (the console):
+  only their schools (else core.errors.NotPermitted before anything is planned), the operator
+  checked again in each school's transaction (NotPermitted / OperatorDisabled / UnknownOperator
+  end the command and record nothing), a learner at a school outside their scope is a notice
+  (`outside_scope`), never a change, and the run and its audit rows name the operator.
+- A file whose name begins with a DfES number may only be provisioned for that school
+  (UsageError otherwise), with or without `school`.
+- A move is audited at both schools: "move" at the school gaining the learner, "move_out"
+  at the school losing them.
 - Besides the CSV layouts, `--format oneroster|ctf` (or auto) read OneRoster 1.1/1.2 CSV sets
   (a folder, a zip, or its files) and Common Transfer Files; a set may cover many schools, each
   applied in its own transaction. `schools_of(files, school, fmt)` lists the schools a command
-  would provision (the console checks the operator's scope with it).
+  would provision.
 - `read_roster(paths, fmt)` reads and validates one school's files without a database (the
   errors are `roster.errors`, each `.render(lang)` → "file:line:field: reason").
 

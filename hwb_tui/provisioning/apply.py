@@ -26,6 +26,9 @@ from hwb_tui.provisioning.plan import Change, Plan
 LIMIT_SHARE = 0.20  # more than 20% of the school's active MIS accounts ...
 LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a higher maximum
 _RANGE_CHUNK = 100
+# The audit action of a move as the school that lost the learner sees it ("move" is the gaining
+# school's event).
+MOVE_OUT = "move_out"
 _ID_CHUNK = 500
 
 # (surname, forename) -> (username base, its key): names repeat, folding them is not free.
@@ -170,6 +173,18 @@ def apply_plan(
             "run_id": run_id,
             "detail": json.dumps(detail, sort_keys=True) if detail else None,
         })
+        if change.action == "move" and change.from_school:
+            # The school the learner left sees the move in its own audit too.
+            audit_rows.append({
+                "at": stamp,
+                "actor": actor,
+                "action": MOVE_OUT,
+                "user_id": change.user_id,
+                "school": change.from_school,
+                "reason": None,
+                "run_id": run_id,
+                "detail": json.dumps({"to_school": plan.school}),
+            })
     if audit_rows:
         session.connection().execute(insert(_AUDIT), audit_rows)
 

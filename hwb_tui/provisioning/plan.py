@@ -9,7 +9,10 @@ The rules of SPEC §1 and §3 live here and nowhere else:
   if it had been deactivated); a leaving record for an account that has moved away is ignored;
 - a deactivated account listed again without a past leaving date is activated;
 - an active MIS account missing from the export is reported "not in export", never deactivated
-  (unless its deferred deactivation has fallen due).
+  (unless its deferred deactivation has fallen due);
+- a run made by an operator touches only their schools: a UPN whose account is at a school
+  outside their scope is a notice ("at a school you do not manage"), never a move or any other
+  change, and the notice names neither the account nor the school.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlmodel import Session
 
+from hwb_tui.core.access import Actor
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
 from hwb_tui.provisioning.readers import Record, Roster
@@ -64,11 +69,23 @@ class Change:
     reason: str | None = None  # deactivate: leaver | leaver-deferred
 
 
+class NoticeKind(StrEnum):
+    """What a run noticed and left alone (each has a message provisioning.notice.<kind>)."""
+
+    NOT_IN_EXPORT = "not_in_export"
+    MOVED_AWAY = "moved_away"
+    STALE_MOVE = "stale_move"
+    LEAVER_NO_ACCOUNT = "leaver_no_account"
+    PURGED = "purged"
+    UPN_TAKEN = "upn_taken"
+    OUTSIDE_SCOPE = "outside_scope"  # the UPN's account is at a school the operator lacks
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something the run noticed and left alone (not in export, a late leaver, ...)."""
 
-    what: str  # not_in_export | moved_away | stale_move | leaver_no_account | purged
+    what: str  # a NoticeKind
     username: str | None = None
     where: str | None = None  # file:line of the record, when there is one
     other_school: str | None = None
@@ -81,6 +98,7 @@ class Plan:
     school: str
     as_of: date
     active_mis: int = 0  # the school's active MIS accounts before the run
+    scope: frozenset[str] | None = None  # the schools the run may touch (None = every school)
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
@@ -135,9 +153,14 @@ def load_upns(session: Session, upns: Sequence[str]) -> dict[str, Row[Any]]:
     return found
 
 
-def make_plan(session: Session, school: str, roster: Roster, as_of: date) -> Plan:
-    """Compare `roster` with the store as `session` sees it; the store is not changed."""
-    plan = Plan(school=school, as_of=as_of)
+def make_plan(session: Session, school: str, roster: Roster, as_of: date,
+              actor: Actor | None = None) -> Plan:
+    """Compare `roster` with the store as `session` sees it; the store is not changed.
+
+    With `actor`, the plan stays within the actor's schools (see the module docstring); the
+    caller has checked that `school` itself is one of them.
+    """
+    plan = Plan(school=school, as_of=as_of, scope=actor.schools if actor is not None else None)
     rows = load_school(session, school)
     plan.active_mis = sum(1 for r in rows if r.status == ACTIVE)
     by_upn: dict[str, Row[Any]] = {}
@@ -238,6 +261,10 @@ def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
             plan.notices.append(Notice("leaver_no_account", None, record.where))
             return
         plan.changes.append(Change("create", record, values={"deferred_until": until}))
+        return
+    if plan.scope is not None and row.school not in plan.scope:
+        # Another school's learner: not ours to move, and not ours to learn about either.
+        plan.notices.append(Notice(NoticeKind.OUTSIDE_SCOPE, None, record.where))
         return
     if row.purged_at is not None or row.source != "mis" or row.kind != "learner":
         plan.notices.append(Notice("purged" if row.purged_at else "upn_taken", row.username,

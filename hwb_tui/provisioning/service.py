@@ -3,6 +3,13 @@
 Each school's files are applied together in that school's own transaction; a school whose input
 is rejected or whose run the deactivation limit blocks changes nothing, and its run is recorded
 (with that outcome) in a separate small transaction so the console can show the failure.
+
+A run is made by an actor: the provisioning client (the scheduled job, every school) or, from the
+console, an operator. An operator's run is held to what the operator may do at each step: every
+school must be theirs, the operator is checked again inside each school's transaction (enabled,
+still an operator, still scoped), the plan never reaches outside their schools, and the run
+record and every audit row name them. An operator who may not (or no longer may) provision a
+school stops the whole command with that refusal, and nothing is recorded for that school.
 """
 
 from __future__ import annotations
@@ -18,15 +25,22 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from hwb_tui.core import clock
-from hwb_tui.core.access import PROVISIONING_ACTOR, system_actor
+from hwb_tui.core.access import PROVISIONING_ACTOR, Actor, recheck, system_actor
 from hwb_tui.core.db import Store
-from hwb_tui.core.errors import DatabaseUnavailable, HwbError, UsageError
+from hwb_tui.core.errors import (
+    DatabaseUnavailable,
+    HwbError,
+    NotPermitted,
+    OperatorDisabled,
+    UnknownOperator,
+    UsageError,
+)
 from hwb_tui.core.models import ProvisioningRun, School
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.apply import Limit, apply_plan, check_limit
 from hwb_tui.provisioning.plan import Plan, make_plan
 from hwb_tui.provisioning.readers import Roster, combine, read_export
-from hwb_tui.provisioning.sources import gather, is_dfes
+from hwb_tui.provisioning.sources import gather, is_dfes, require_named_for
 
 _DFES_AT_START = re.compile(r"^(\d{7})(?!\d)")
 _DFES = re.compile(r"^\d{7}$")
@@ -37,6 +51,8 @@ COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
 _COUNT_OF_ACTION = {"create": "created", "update": "updated", "move": "moved",
                     "deactivate": "deactivated", "activate": "activated", "defer": "deferred"}
 STORED_ERRORS = 1000
+# Refusals of the actor's authority: they end the whole command, and nothing is recorded.
+_AUTHORITY = (NotPermitted, OperatorDisabled, UnknownOperator)
 _RUNS = ProvisioningRun.__table__  # type: ignore[attr-defined]
 _SCHOOLS = School.__table__  # type: ignore[attr-defined]  # a run record keeps this many error lines; the command prints them all
 
@@ -129,10 +145,16 @@ def report_as_dict(report: ProvisionReport) -> dict[str, Any]:
 
 
 def group_by_school(files: list[Path], school: str | None) -> dict[str, list[Path]]:
-    """Files per school: all for --school, else by the DfES number each file name begins with."""
+    """Files per school: all for --school, else by the DfES number each file name begins with.
+
+    A file whose name begins with a DfES number belongs to that school only: given for another
+    school it is refused, so a file cannot be passed off as another school's export by name.
+    """
     if school is not None:
         if not _DFES.match(school):
             raise UsageError(detail=t("provisioning.bad_dfes", dfes=school))
+        for path in files:
+            require_named_for(path, school)
         return {school: list(files)}
     groups: dict[str, list[Path]] = {}
     for path in files:
@@ -149,14 +171,24 @@ def provision(
     school: str | None,
     options: ProvisionOptions,
     progress: Progress | None = None,
+    actor: Actor | None = None,
 ) -> ProvisionReport:
-    """Provision every school the files cover; see the package docstring."""
+    """Provision every school the files cover, as `actor` (default: the provisioning client);
+    see the package docstring."""
     if not files:
         raise UsageError(detail=t("provisioning.no_files"))
+    actor = actor or system_actor(PROVISIONING_ACTOR)
     as_of = options.as_of or clock.now().date()
     # CSV exports are grouped by name and read at their school's turn; a OneRoster set or a
     # CTF is read here, as it says which schools it covers (sources.gather)
     units = gather(files, school, options.format, as_of)
+    with store.read() as session:
+        # before anything is planned: an operator provisions only their own schools (a source
+        # too unreadable to name its school is rejected unrecorded, and needs no check)
+        now = recheck(session, actor)
+        for unit in units:
+            if is_dfes(unit.school):
+                now.require_school(unit.school)
     report = ProvisionReport(as_of=as_of, dry_run=options.dry_run)
     total = sum(u.size for u in units)
     known = _known_schools(store, [u.school for u in units if is_dfes(u.school)])
@@ -172,7 +204,8 @@ def provision(
                 tick("read", 0)
                 roster = combine(unit.exports + [read_export(p, options.format)
                                                  for p in unit.paths])
-                result = _school(store, dfes, roster, options, as_of, tick, dfes in known)
+                result = _school(store, actor, dfes, roster, options, as_of, tick,
+                                 dfes in known)
             except DatabaseUnavailable as exc:
                 unavailable = exc
                 result = SchoolResult(dfes, "failed", message=exc.message(options.language))
@@ -227,6 +260,7 @@ class _Blocked(Exception):
 
 def _school(
     store: Store,
+    actor: Actor,
     dfes: str,
     roster: Roster,
     options: ProvisionOptions,
@@ -252,30 +286,34 @@ def _school(
         elif roster.fatal and (known or not named):
             result.message = t("provisioning.rejected_unreadable", lang)
         if not options.dry_run and named:
-            _record_failure(store, result, options, as_of, started)
+            _record_failure(store, actor, result, options, as_of, started)
         return result
     tick("plan", 0)
     if options.dry_run:
         with store.read() as session:
-            plan = make_plan(session, dfes, roster, as_of)
+            now = recheck(session, actor)
+            now.require_school(dfes)
+            plan = make_plan(session, dfes, roster, as_of, now)
         limit = check_limit(plan, options.max_deactivations, options.force)
         _fill(result, plan, limit, roster)
         result.outcome = "planned"
         return result
-    actor = system_actor(PROVISIONING_ACTOR).login
     try:
         with store.write() as session:
+            # the operator as the store says now, in the transaction that makes the changes
+            now = recheck(session, actor)
+            now.require_school(dfes)
             conn = session.connection()
             # Core statements, not ORM objects: a national re-sync records 1,500 runs.
-            run_values = _run_values(result, options, as_of, started, "applying")
+            run_values = _run_values(actor, result, options, as_of, started, "applying")
             inserted = conn.execute(insert(_RUNS).values(**run_values)).inserted_primary_key
             run_id = int(inserted[0]) if inserted is not None else 0
-            plan = make_plan(session, dfes, roster, as_of)
+            plan = make_plan(session, dfes, roster, as_of, now)
             limit = check_limit(plan, options.max_deactivations, options.force)
             if limit.blocked:
                 raise _Blocked(plan, limit)
             tick("apply", len(plan.changes))
-            apply_plan(session, plan, run_id=run_id, actor=actor, stamp=clock.now())
+            apply_plan(session, plan, run_id=run_id, actor=actor.login, stamp=clock.now())
             result.outcome = "applied"
             result.run_id = run_id
             _fill(result, plan, limit, roster)
@@ -285,13 +323,13 @@ def _school(
         result.outcome = "blocked"
         result.message = t("provisioning.blocked", lang, count=blocked.limit.deactivations,
                            active=blocked.limit.active)
-        _record_failure(store, result, options, as_of, started)
+        _record_failure(store, actor, result, options, as_of, started)
     except HwbError as exc:
-        if isinstance(exc, DatabaseUnavailable):
+        if isinstance(exc, (DatabaseUnavailable, *_AUTHORITY)):
             raise
         result.outcome = "failed"
         result.message = exc.message(lang)
-        _record_failure(store, result, options, as_of, started)
+        _record_failure(store, actor, result, options, as_of, started)
     return result
 
 
@@ -320,13 +358,14 @@ def _fill(result: SchoolResult, plan: Plan, limit: Limit, roster: Roster) -> Non
 
 
 def _run_values(
-    result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any, outcome: str
+    actor: Actor, result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any,
+    outcome: str,
 ) -> dict[str, Any]:
     formats = sorted({f.format for f in result.files if f.format})
     return {
         "started_at": started,
         "school": result.school,
-        "actor": PROVISIONING_ACTOR,
+        "actor": actor.login,
         "files": json.dumps([f.name for f in result.files], ensure_ascii=False),
         "sha256": json.dumps([f.sha256 for f in result.files]),
         "format": ",".join(formats) or options.format,
@@ -349,11 +388,13 @@ def _finish_values(result: SchoolResult) -> dict[str, Any]:
 
 
 def _record_failure(
-    store: Store, result: SchoolResult, options: ProvisionOptions, as_of: date, started: Any
+    store: Store, actor: Actor, result: SchoolResult, options: ProvisionOptions, as_of: date,
+    started: Any,
 ) -> None:
     """A rejected or blocked run, recorded on its own: accounts and audit are untouched."""
     with store.write() as session:
-        values = _run_values(result, options, as_of, started, result.outcome)
+        recheck(session, actor).require_school(result.school)
+        values = _run_values(actor, result, options, as_of, started, result.outcome)
         inserted = session.connection().execute(
             insert(_RUNS).values({**values, **_finish_values(result)})).inserted_primary_key
         result.run_id = int(inserted[0]) if inserted is not None else None

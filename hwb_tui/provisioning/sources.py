@@ -82,6 +82,7 @@ def gather(files: list[Path], school: str | None, fmt: str, as_of: date) -> list
         elif kind == CTF:
             _add_ctf(path, school, unit)
         else:
+            require_named_for(path, school)
             dfes = school or _school_in_name(path)
             if dfes is None:
                 raise UsageError(detail=t("provisioning.no_school_in_name", file=str(path)))
@@ -122,6 +123,15 @@ def _kind(path: Path, fmt: str) -> str:
 def _head(path: Path) -> bytes:
     with path.open("rb") as fh:
         return fh.read(512)
+
+
+def require_named_for(path: Path, school: str | None) -> None:
+    """A file whose name begins with a DfES number is that school's: given for another school
+    it is refused, so no file passes as another school's export by its name."""
+    named = _school_in_name(path)
+    if named is not None and school is not None and named != school:
+        raise UsageError(detail=t("provisioning.name_names_other_school", file=path.name,
+                                  named=named, dfes=school))
 
 
 def _school_in_name(path: Path) -> str | None:
@@ -260,6 +270,7 @@ def _add_ctf(path: Path, school: str | None, unit: Callable[[str], Unit]) -> Non
         return
     result = read_ctf(data, shown, school)
     dfes = result.school or school or _school_in_name(path) or shown
+    require_named_for(path, dfes if is_dfes(dfes) else school)
     u = unit(dfes)
     u.exports.append(result.export)
     u.size += len(data)

@@ -485,3 +485,58 @@ async def test_console_of_an_operator_disabled_meanwhile_changes_nothing(
         shown = [n.message for n in app._notifications]
         assert any(LOGINS["champion"] in m and "disabled" in m for m in shown), shown
     assert status_of(d.store, d.ids["governor-home"]).status == "active"
+
+
+# ---- provisioning as an operator (the console's Provisioning view) ------------------------------
+
+# (role, school): the outcome of provisioning that school's export as the operator.
+PROVISION: dict[tuple[str, str], str] = {
+    ("admin-all", "home"): "ok", ("admin-all", "away"): "ok",
+    ("admin-listed", "home"): "ok", ("admin-listed", "away"): "scope",
+    ("champion", "home"): "ok", ("champion", "away"): "scope",
+    ("disabled", "home"): "refused", ("disabled", "away"): "refused",
+}
+
+
+def _export(path: Path, dfes: str) -> Path:
+    path.write_text(
+        "UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,Date of Leaving,"
+        f"Year,Reg\n{b.learner_upn(dfes, 50)},Newydd,Nia,50,01/09/2021,,9,9N\n",
+        encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["preview", "apply"])
+@pytest.mark.parametrize("role,where", list(PROVISION))
+def test_core_provisioning_as_the_operator(core_dir: Directory, tmp_path: Path, role: str,
+                                           where: str, dry_run: bool) -> None:
+    from hwb_tui.provisioning import ProvisionOptions, provision
+
+    d = core_dir
+    dfes = SCHOOL[where]
+    path = _export(tmp_path / f"{dfes}-learners.csv", dfes)
+    if role == "disabled":
+        # a console opened before the operator was disabled
+        operator = Actor(login=LOGINS[role], role="hwb-admin", schools=None)
+    else:
+        operator = _actor(d, role)
+    before = db_digest(d.store)
+    with d.store.read() as s:
+        runs_before = len(s.exec(select(ProvisioningRun)).all())
+    expected = PROVISION[(role, where)]
+    if expected != "ok":
+        with pytest.raises(OperatorDisabled if expected == "refused" else NotPermitted):
+            provision(d.store, [path], None, ProvisionOptions(dry_run=dry_run), actor=operator)
+        assert db_digest(d.store) == before
+        with d.store.read() as s:
+            assert len(s.exec(select(ProvisioningRun)).all()) == runs_before
+        return
+    report = provision(d.store, [path], None, ProvisionOptions(dry_run=dry_run), actor=operator)
+    assert report.schools[0].outcome == ("planned" if dry_run else "applied")
+    if dry_run:
+        assert db_digest(d.store) == before
+        return
+    with d.store.read() as s:
+        run = s.get(ProvisioningRun, report.schools[0].run_id)
+        assert run is not None and run.actor == operator.login
+    assert [(e.action, e.school) for e in events_by(d.store, operator.login)] == [("create", dfes)]

@@ -1,9 +1,8 @@
 """Preview, then apply, an MIS export from the console, through the provisioning client's API.
 
 The same `hwb_tui.provisioning.provision()` as `hwb-tui provision`: a dry run first, and Apply
-only once the preview planned every school. The console adds one rule of its own face: an
-operator may only provision schools in their scope, and the audit log records which operator
-applied which runs.
+only once the preview planned every school. It runs as the operator (the core holds them to
+their schools, checks them again in each transaction, and names them in the run and its audit).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from hwb_tui.core.access import Actor
-from hwb_tui.core.accounts import audit
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.names import display_safe
@@ -30,7 +28,6 @@ from hwb_tui.provisioning import (
     ProvisionOptions,
     ProvisionReport,
     provision,
-    schools_of,
 )
 from hwb_tui.tui.keys import localise_bindings
 from hwb_tui.tui.screens.provisioning import outcome_label
@@ -59,6 +56,15 @@ def describe_report(report: ProvisionReport, lang: str) -> Text:
         if len(school.errors) > ERRORS_SHOWN:
             text.append(t("tui.prov.more_errors", lang, count=len(school.errors) - ERRORS_SHOWN)
                         + "\n", style="red")
+        for notice in school.notices[:ERRORS_SHOWN]:
+            text.append(display_safe(t(f"provisioning.notice.{notice['what']}", lang,
+                                       where=notice.get("where") or "-",
+                                       username=notice.get("username") or "-",
+                                       school=notice.get("other_school") or "-")) + "\n",
+                        style="yellow")
+        if len(school.notices) > ERRORS_SHOWN:
+            text.append(t("tui.prov.more_errors", lang,
+                          count=len(school.notices) - ERRORS_SHOWN) + "\n", style="yellow")
     return text
 
 
@@ -140,16 +146,9 @@ class ProvisionFileModal(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="provision-file")
     def _run(self, files: list[Path], school: str | None, dry_run: bool) -> None:
         try:
-            # a OneRoster set or CTF is read to know its schools: each must be in scope
-            for dfes in schools_of(files, school):
-                self.actor.require_school(dfes)
             report = provision(self.store, files, school,
-                               ProvisionOptions(dry_run=dry_run, language=self.lang))
-            if not dry_run:
-                runs = [s.run_id for s in report.schools if s.run_id is not None]
-                with self.store.write() as session:
-                    audit(session, self.actor.login, "console_provision",
-                          detail={"files": [p.name for p in files], "runs": runs})
+                               ProvisionOptions(dry_run=dry_run, language=self.lang),
+                               actor=self.actor)
         except HwbError as exc:
             self.app.call_from_thread(
                 self._say, Text(display_safe(exc.message(self.lang)), style="red"))
