@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
-from hwb_tui.core.errors import NotPermitted, OperatorDisabled, UnknownOperator
+from hwb_tui.core.errors import NoOperatorsYet, NotPermitted, OperatorDisabled, UnknownOperator
 from hwb_tui.core.models import Operator, OperatorSchool, User
 
 PROVISIONING_ACTOR = "provisioning-client"
@@ -77,6 +77,9 @@ def load_actor(session: Session, login: str) -> Actor:
     """The Actor for `login`; an unknown or disabled login is refused."""
     op = session.get(Operator, login)
     if op is None:
+        if session.exec(select(Operator.login).limit(1)).first() is None:
+            # a new install: nobody to ask, so say what to run first
+            raise NoOperatorsYet(login=login)
         raise UnknownOperator(login=login)
     if op.disabled:
         raise OperatorDisabled(login=login)

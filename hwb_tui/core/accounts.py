@@ -7,7 +7,6 @@ act at once one wins and the other is told plainly what happened.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor, recheck
+from hwb_tui.core.audit import audit as audit  # re-exported: callers import it from here
 from hwb_tui.core.directory import get_user
 from hwb_tui.core.errors import (
     AccountPurged,
@@ -28,9 +28,8 @@ from hwb_tui.core.errors import (
     InvalidValue,
     ITEMustBeInformed,
     ManagedByMIS,
-    SchoolNotFound,
 )
-from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, School, User
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, User
 from hwb_tui.core.names import (
     MAX_TEXT,
     display_safe,
@@ -39,36 +38,11 @@ from hwb_tui.core.names import (
     username_base,
     username_from,
 )
+from hwb_tui.core.schools import require_open
 
 REACTIVATION_MONTHS = 12
 USERNAME_ATTEMPTS = 5
 LIFETIMES = ("1m", "3m", "6m", "year")
-
-
-def audit(
-    session: Session,
-    actor: str,
-    action: str,
-    user: User | None = None,
-    *,
-    reason: str | None = None,
-    run_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> AuditEvent:
-    """Append an audit event to the current transaction."""
-    event = AuditEvent(
-        at=at or clock.now(),
-        actor=actor,
-        action=action,
-        user_id=user.id if user else None,
-        school=user.school if user else None,
-        reason=reason,
-        run_id=run_id,
-        detail=json.dumps(detail, sort_keys=True) if detail else None,
-    )
-    session.add(event)
-    return event
 
 
 def name_fields(surname: str, forename: str) -> dict[str, str]:
@@ -134,8 +108,7 @@ def add_user(
         raise InvalidValue(field="kind", reason=reason)
     actor = recheck(session, actor)
     actor.require_school(school)
-    if session.get(School, school) is None:
-        raise SchoolNotFound(dfes=school)
+    require_open(session, school)  # registered, and not closed
     fields = name_fields(surname, forename)
     if not fields["surname_key"]:
         raise InvalidValue(field="surname", reason=t("validation.name_required"))

@@ -19,8 +19,16 @@ from hwb_tui.core.errors import DatabaseNewer, DatabaseUnavailable, DiskFull
 # serves SQLite and PostgreSQL; no Alembic: one ordered list is all this product needs, and
 # the upgrade runs inside one transaction.
 Migration = Callable[[Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
-LATEST = 1
+
+
+def _school_closing(conn: Connection) -> None:
+    """2: a school can be closed (`schools close`): no more runs or new users there."""
+    conn.execute(text("ALTER TABLE school ADD COLUMN closed_at TIMESTAMP"))
+    conn.execute(text("ALTER TABLE school ADD COLUMN closed_by VARCHAR"))
+
+
+MIGRATIONS: dict[int, Migration] = {2: _school_closing}
+LATEST = 2
 
 _AUDIT_TRIGGERS = {
     "sqlite": [

@@ -53,7 +53,27 @@ class UserNotFound(HwbError):
 
 
 class SchoolNotFound(HwbError):
+    """An unregistered school: the message says how to register it."""
+
     key = "error.school_not_found"
+
+
+class SchoolClosed(HwbError):
+    key = "error.school_closed"
+
+
+class SchoolExists(HwbError):
+    key = "error.school_exists"
+
+
+class InvalidDfES(HwbError):
+    key = "error.invalid_dfes"
+
+
+class NoOperatorsYet(UnknownOperator):
+    """A new database with no operator: the message says what to run first."""
+
+    key = "error.no_operators_yet"
 
 
 class ManagedByMIS(HwbError):

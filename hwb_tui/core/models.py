@@ -24,6 +24,9 @@ class School(SQLModel, table=True):
     name: str
     name_cy: str
     la_number: int = Field(index=True)
+    # A closed school takes no more provisioning runs and no new users; its users stay.
+    closed_at: datetime | None = None
+    closed_by: str | None = None
 
 
 class User(SQLModel, table=True):

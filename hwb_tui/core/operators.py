@@ -7,9 +7,10 @@ from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
-from hwb_tui.core.accounts import audit
-from hwb_tui.core.errors import InvalidValue, NotPermitted, SchoolNotFound, UnknownOperator
-from hwb_tui.core.models import ROLES, Operator, OperatorSchool, School
+from hwb_tui.core.audit import audit
+from hwb_tui.core.errors import InvalidValue, NotPermitted, UnknownOperator
+from hwb_tui.core.models import ROLES, Operator, OperatorSchool
+from hwb_tui.core.schools import require_open
 
 
 def operator_count(session: Session) -> int:
@@ -61,8 +62,7 @@ def add_operator(
         for dfes in schools:
             actor.require_school(dfes)
     for dfes in schools:
-        if session.get(School, dfes) is None:
-            raise SchoolNotFound(dfes=dfes)
+        require_open(session, dfes)  # registered, and not closed
     op = Operator(
         login=login,
         role=role,

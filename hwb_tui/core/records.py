@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from hwb_tui.core.models import AuditEvent, Operator, ProvisioningRun, School, User
+from hwb_tui.core.schools import SchoolSummary
 
 # `users list --json` / `--csv`: SPEC §3's list first, then useful extras.
 USER_FIELDS = (
@@ -117,6 +118,18 @@ def school(s: School) -> dict[str, Any]:
         "closed_at": jsonable(s.closed_at),
         "closed_by": s.closed_by,
     }
+
+
+def school_summary(info: SchoolSummary) -> dict[str, Any]:
+    """`schools show`: the school, its operators, user counts and last successful run."""
+    data = school(info.school)
+    data["operators"] = [{"login": o.login, "role": o.role, "all_schools": o.all_schools,
+                          "disabled": o.disabled} for o in info.operators]
+    data["users"] = info.users
+    data["last_successful_run"] = (
+        {"id": info.last_applied_run.id, "at": jsonable(info.last_applied_at)}
+        if info.last_applied_run is not None else None)
+    return data
 
 
 def run(r: ProvisioningRun) -> dict[str, Any]:

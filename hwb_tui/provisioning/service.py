@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import PROVISIONING_ACTOR, Actor, recheck, system_actor
@@ -32,10 +32,12 @@ from hwb_tui.core.errors import (
     HwbError,
     NotPermitted,
     OperatorDisabled,
+    SchoolNotFound,
     UnknownOperator,
     UsageError,
 )
 from hwb_tui.core.models import ProvisioningRun, School
+from hwb_tui.core.schools import closed_error, registered_many
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.apply import Limit, apply_plan, check_limit
 from hwb_tui.provisioning.plan import Plan, make_plan
@@ -50,11 +52,10 @@ COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
           "not_in_export", "invalid")
 _COUNT_OF_ACTION = {"create": "created", "update": "updated", "move": "moved",
                     "deactivate": "deactivated", "activate": "activated", "defer": "deferred"}
-STORED_ERRORS = 1000
+STORED_ERRORS = 1000  # a run record keeps this many error lines; the command prints them all
 # Refusals of the actor's authority: they end the whole command, and nothing is recorded.
 _AUTHORITY = (NotPermitted, OperatorDisabled, UnknownOperator)
 _RUNS = ProvisioningRun.__table__  # type: ignore[attr-defined]
-_SCHOOLS = School.__table__  # type: ignore[attr-defined]  # a run record keeps this many error lines; the command prints them all
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def provision(
                 now.require_school(unit.school)
     report = ProvisionReport(as_of=as_of, dry_run=options.dry_run)
     total = sum(u.size for u in units)
-    known = _known_schools(store, [u.school for u in units if is_dfes(u.school)])
+    with store.read() as session:
+        known = registered_many(session, [u.school for u in units if is_dfes(u.school)])
     done = 0
     unavailable: DatabaseUnavailable | None = None
     for index, unit in enumerate(units):
@@ -205,7 +207,7 @@ def provision(
                 roster = combine(unit.exports + [read_export(p, options.format)
                                                  for p in unit.paths])
                 result = _school(store, actor, dfes, roster, options, as_of, tick,
-                                 dfes in known)
+                                 known.get(dfes))
             except DatabaseUnavailable as exc:
                 unavailable = exc
                 result = SchoolResult(dfes, "failed", message=exc.message(options.language))
@@ -226,17 +228,6 @@ def schools_of(files: list[Path], school: str | None, fmt: str = "auto",
 def read_roster(paths: list[Path], fmt: str = "auto") -> Roster:
     """A school's files read, validated and combined (no database needed)."""
     return combine([read_export(p, fmt) for p in paths])
-
-
-def _known_schools(store: Store, numbers: list[str]) -> set[str]:
-    """Which of these DfES numbers the School table has (one query for the whole command)."""
-    known: set[str] = set()
-    with store.read() as session:
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i:i + 500]
-            stmt = select(_SCHOOLS.c.dfes).where(_SCHOOLS.c.dfes.in_(chunk))
-            known.update(session.connection().execute(stmt).scalars())
-    return known
 
 
 def _ticker(
@@ -266,7 +257,7 @@ def _school(
     options: ProvisionOptions,
     as_of: date,
     tick: Callable[[str, int], None],
-    known: bool,
+    registered: School | None,
 ) -> SchoolResult:
     lang = options.language
     exports = roster.files
@@ -277,8 +268,12 @@ def _school(
     started = clock.now()
     # a source that could not be read far enough to say its school is labelled by its name
     named = is_dfes(dfes)
-    if not known and named:
-        result.message = t("error.school_not_found", lang, dfes=dfes)
+    # A run needs a registered, open school (SPEC §1): anything else is rejected, recorded.
+    known = registered is not None and registered.closed_at is None
+    if registered is None and named:
+        result.message = SchoolNotFound(dfes=dfes).message(lang)
+    elif registered is not None and registered.closed_at is not None:
+        result.message = closed_error(registered).message(lang)
     if not known or roster.fatal or (roster.errors and not options.skip_invalid):
         if roster.errors and not roster.fatal and known:
             result.message = t("provisioning.rejected_invalid", lang,

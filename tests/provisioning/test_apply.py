@@ -171,7 +171,9 @@ def test_unknown_school_is_rejected(any_schools: Store, write: Writer) -> None:
                  school="6619999")
     school = report.schools[0]
     assert (report.exit_code, school.outcome) == (1, "rejected")
-    assert school.message == "No school with DfES number 6619999."
+    assert school.message is not None
+    assert school.message.startswith("No school with DfES number 6619999 is registered")
+    assert "hwb-tui schools add 6619999" in school.message
     assert users(any_schools) == {}
 
 

@@ -415,10 +415,69 @@ def test_cli_unknown_and_disabled_logins_are_refused_everywhere(
     assert db_digest(cli_dir.store) == before
 
 
+# The school register: only a Hwb administrator of every school changes it; any operator reads
+# the schools in their scope. admin: refused as not an all-schools administrator.
+REGISTER_ACTIONS = ("add", "import", "close", "show-home", "show-away", "list")
+REGISTER: dict[str, tuple[str, ...]] = {
+    # role          add        import     close      show-home  show-away  list
+    "admin-all":    ("ok",     "ok",      "ok",      "ok",      "ok",      "ok"),
+    "admin-listed": ("admin",  "admin",   "admin",   "ok",      "scope",   "ok"),
+    "champion":     ("admin",  "admin",   "admin",   "ok",      "scope",   "ok"),
+    "unknown":      ("refused", "refused", "refused", "refused", "refused", "refused"),
+    "disabled":     ("refused", "refused", "refused", "refused", "refused", "refused"),
+}
+
+
+def _register_args(action: str, tmp_path: Path) -> list[str]:
+    if action == "add":
+        return ["schools", "add", "6612003", "--name", "Penglais School",
+                "--name-cy", "Ysgol Penglais", "--json"]
+    if action == "import":
+        path = tmp_path / "register.csv"
+        path.write_text("dfes,name_en,name_cy\n6612004,Ysgol Bro Hyddgen,Ysgol Bro Hyddgen\n")
+        return ["schools", "import", str(path), "--json"]
+    if action == "close":
+        return ["schools", "close", AWAY, "--json"]
+    if action == "list":
+        return ["schools", "list", "--json"]
+    return ["schools", "show", SCHOOL[action.split("-")[1]], "--json"]
+
+
+@pytest.mark.parametrize("role", list(REGISTER))
+def test_cli_school_register_matrix(cli_dir: Directory, run: Run, role: str,
+                                    tmp_path: Path) -> None:
+    import json
+
+    d = cli_dir
+    for action, expected in zip(REGISTER_ACTIONS, REGISTER[role], strict=True):
+        before = db_digest(d.store)
+        done = len(events_by(d.store, LOGINS[role]))
+        code, out, err = run(role, *_register_args(action, tmp_path))
+        cell = f"{role} × {action}: expected {expected}: {err}"
+        if expected != "ok":
+            _one_line_refusal(code, out, err)
+            assert db_digest(d.store) == before, cell
+            if expected == "refused":
+                assert LOGINS[role] in err, cell
+            continue
+        assert code == 0, cell
+        json.loads(out)
+        made = [e.action for e in events_by(d.store, LOGINS[role])[done:]]
+        if action in ("add", "import", "close"):
+            assert made == [f"school_{'add' if action == 'import' else action}"], cell
+        else:
+            assert made == [] and db_digest(d.store) == before, cell
+            if action == "list":
+                listed = {s["dfes"] for s in json.loads(out)}
+                assert AWAY not in listed or role == "admin-all", cell
+
+
 def test_the_matrix_covers_every_role_and_both_schools() -> None:
     assert {r for r, _ in MATRIX} == set(ROLES) == set(OPERATORS_ADD)
     assert {w for _, w in MATRIX} == set(SCHOOL)
     assert all(len(v) == len(ACTIONS) for v in MATRIX.values())
+    assert set(REGISTER) == set(ROLES)
+    assert all(len(v) == len(REGISTER_ACTIONS) for v in REGISTER.values())
 
 
 # ---- an operator changed while their console is open ----------------------------------------
