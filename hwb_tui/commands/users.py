@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from hwb_tui.commands import Context, print_json
+from hwb_tui.commands import Context, print_json, users_bulk
 from hwb_tui.commands.table import (
     CsvWriter,
     JsonArrayWriter,
@@ -17,7 +17,7 @@ from hwb_tui.commands.table import (
     console,
     local_time,
 )
-from hwb_tui.core import accounts, directory, records
+from hwb_tui.core import accounts, bulk, clock, directory, leaving, records
 from hwb_tui.core.access import Actor
 from hwb_tui.core.models import KINDS, NON_MIS_KINDS, User
 from hwb_tui.i18n import current_language, t
@@ -33,8 +33,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     ls = users.add_parser("list", help=t("cli.users.list_help"))
     ls.add_argument("--kind", choices=KINDS, help=t("cli.users.opt_kind"))
-    ls.add_argument("--status", choices=("active", "deactivated", "all", "expiring"),
-                    default="all", help=t("cli.users.opt_status"))
+    state = ls.add_mutually_exclusive_group()
+    state.add_argument("--status", choices=("active", "deactivated", "all", "expiring"),
+                       default="all", help=t("cli.users.opt_status"))
+    state.add_argument("--leaving-within", type=_days, metavar="DAYS",
+                       help=t("cli.users.opt_leaving_within"))
     ls.add_argument("--school", metavar="DFES", help=t("cli.users.opt_school"))
     ls.add_argument("--search", metavar="TERM", default="", help=t("cli.users.opt_search"))
     fmt = ls.add_mutually_exclusive_group()
@@ -57,23 +60,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.set_defaults(func=run_add)
 
     deact = users.add_parser("deactivate", help=t("cli.users.deactivate_help"))
-    deact.add_argument("username", metavar="USERNAME")
-    deact.add_argument("--informed", action="store_true", help=t("cli.users.opt_informed"))
+    deact.add_argument("username", metavar="USERNAME", nargs="?")
+    users_bulk.add_options(deact, informed=True)
     deact.set_defaults(func=run_deactivate)
 
     act = users.add_parser("activate", help=t("cli.users.activate_help"))
-    act.add_argument("username", metavar="USERNAME")
+    act.add_argument("username", metavar="USERNAME", nargs="?")
+    users_bulk.add_options(act)
     act.set_defaults(func=run_activate)
 
     ext = users.add_parser("extend", help=t("cli.users.extend_help"))
-    ext.add_argument("username", metavar="USERNAME")
+    ext.add_argument("username", metavar="USERNAME", nargs="?")
     ext.add_argument("--lifetime", choices=accounts.LIFETIMES, required=True,
                      help=t("cli.users.opt_lifetime"))
+    users_bulk.add_options(ext)
     ext.set_defaults(func=run_extend)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     return int(args.func(args, ctx))
+
+
+def _days(value: str) -> int:
+    if not value.isdigit() or int(value) > leaving.MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            t("cli.users.bad_days", value=value, max=leaving.MAX_DAYS))
+    return int(value)
 
 
 def _list_table() -> Table:
@@ -98,13 +110,39 @@ def _list_row(user: User) -> list[Any]:
     ]
 
 
+def _leaving_table() -> Table:
+    return Table([
+        (t("cli.col.username"), 28),
+        (t("cli.col.name"), 30),
+        (t("cli.col.kind"), 9),
+        (t("cli.col.school"), 7),
+        (t("cli.col.access_ends"), 10),
+        (t("cli.col.leaving_reason"), 0),
+    ])
+
+
+def _leaving_row(user: User) -> list[Any]:
+    ending = leaving.ends(user)
+    return [
+        user.username,
+        f"{user.surname}, {user.forename}",
+        user.kind,
+        user.school,
+        ending.on.isoformat() if ending else "",
+        t(f"leaving.reason.{ending.reason}") if ending else "",
+    ]
+
+
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
     if args.school:
         actor.require_school(args.school)
+    leaving_soon = args.leaving_within is not None
     q = directory.Query(
         kind=args.kind,
-        status=args.status,
+        status="leaving" if leaving_soon else args.status,
+        within_days=args.leaving_within or 0,
+        today=clock.now().date(),
         search=args.search,
         school=args.school,
         language=current_language(),
@@ -120,13 +158,21 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
                  q: directory.Query) -> None:
+    leaving_soon = q.status == "leaving"
     with ctx.store().read() as session:
         if args.json:
             writer = JsonArrayWriter()
+            serialise = records.user_leaving if leaving_soon else records.user
             for batch in _pages(session, actor, q):
                 for user in batch:
-                    writer.write(records.user(user))
+                    writer.write(serialise(user))
             writer.close()
+        elif args.csv and leaving_soon:
+            csv_out = CsvWriter(records.LEAVING_FIELDS)
+            for batch in _pages(session, actor, q):
+                for user in batch:
+                    row = records.user_leaving(user)
+                    csv_out.write(row[name] for name in records.LEAVING_FIELDS)
         elif args.csv:
             csv_out = CsvWriter(LIST_FIELDS)
             for batch in _pages(session, actor, q):
@@ -134,11 +180,12 @@ def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
                     csv_out.write(getattr(user, name) for name in LIST_FIELDS)
         else:
             out = console()
-            table = _list_table()
+            table = _leaving_table() if leaving_soon else _list_table()
+            row_of = _leaving_row if leaving_soon else _list_row
             out.print(table.header())
             shown = 0
             for batch in _pages(session, actor, q):
-                table.print(out, (_list_row(u) for u in batch))
+                table.print(out, (row_of(u) for u in batch))
                 shown += len(batch)
             out.print(t("cli.users.count", count=shown))
 
@@ -218,6 +265,8 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_deactivate(args: argparse.Namespace, ctx: Context) -> int:
+    if users_bulk.wanted(args):
+        return users_bulk.run(args, ctx, bulk.BulkAction.DEACTIVATE)
     actor = ctx.actor()
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)
@@ -227,6 +276,8 @@ def run_deactivate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_activate(args: argparse.Namespace, ctx: Context) -> int:
+    if users_bulk.wanted(args):
+        return users_bulk.run(args, ctx, bulk.BulkAction.ACTIVATE)
     actor = ctx.actor()
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)
@@ -236,6 +287,8 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_extend(args: argparse.Namespace, ctx: Context) -> int:
+    if users_bulk.wanted(args):
+        return users_bulk.run(args, ctx, bulk.BulkAction.EXTEND)
     actor = ctx.actor()
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)

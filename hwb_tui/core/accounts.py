@@ -254,12 +254,15 @@ def extend(
     lifetime: str,
     *,
     today: date | None = None,
+    expected_version: int | None = None,
 ) -> Change:
     """Give an active non-MIS user a new lifetime from today."""
     actor, user = _by_hand(session, actor, user_id)
     if user.status != ACTIVE:
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
+    if expected_version is not None and user.version != expected_version:
+        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
     today = today or clock.now().date()
     new_end = lifetime_end(lifetime, today)
     stamp = clock.now()

@@ -11,6 +11,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, col, select
 
+from hwb_tui.core import leaving
 from hwb_tui.core.access import Actor, scope_clause
 from hwb_tui.core.errors import UserNotFound
 from hwb_tui.core.models import (
@@ -31,8 +32,9 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "mis": MIS_KINDS,
     "all": MIS_KINDS + NON_MIS_KINDS,
 }
-STATUSES = ("active", "deactivated", "all", "expiring")
+STATUSES = ("active", "deactivated", "all", "expiring", "leaving")
 EXPIRING_WITHIN = timedelta(weeks=8)
+LEAVING_WITHIN_DAYS = 56  # the console's "Leaving soon": the same 8 weeks as "expiring"
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,12 @@ class Query:
 
     view: str = "all"
     kind: str | None = None
-    status: str = "active"  # active | deactivated | all | expiring
+    status: str = "active"  # active | deactivated | all | expiring | leaving
     search: str = ""
     school: str | None = None
     language: str = "en"  # sort order: English or Welsh alphabet
-    today: date | None = None  # for "expiring"
+    today: date | None = None  # for "expiring" and "leaving"
+    within_days: int = LEAVING_WITHIN_DAYS  # for "leaving": access ending within these days
 
     def with_(self, **changes: Any) -> Query:
         return replace(self, **changes)
@@ -146,6 +149,9 @@ def where(
         today = q.today or date.today()
         conds.append(c(col(User.status), filters_indexed) == ACTIVE)
         conds.append(c(col(User.expires_on), filters_indexed) <= today + EXPIRING_WITHIN)
+    elif q.status == "leaving":
+        conds.append(c(col(User.status), filters_indexed) == ACTIVE)
+        conds.append(leaving.clause(q.today or date.today(), q.within_days))
     if q.school:
         conds.append(col(User.school) == q.school)
     # only learners have UPNs: a view without learners never searches them

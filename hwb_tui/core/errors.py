@@ -118,3 +118,9 @@ class DiskFull(DatabaseUnavailable):
     """The database could not grow: nothing of the change was kept (exit 4, as unavailable)."""
 
     key = "error.disk_full"
+
+
+class BadFile(HwbError):
+    """A file the operator named that cannot be used: `where` is the file, or file:line."""
+
+    key = "error.bad_file"

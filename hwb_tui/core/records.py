@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from hwb_tui.core.bulk import Result
+from hwb_tui.core.leaving import ends
 from hwb_tui.core.models import AuditEvent, Operator, ProvisioningRun, School, User
 from hwb_tui.core.schools import SchoolSummary
 
@@ -30,6 +32,11 @@ USER_DETAIL_FIELDS = USER_FIELDS + (
     "reg_group", "admission_number", "admission_date", "leaving_date", "role", "deferred_until",
     "ite_informed_at", "ite_informed_by", "created_at", "updated_at", "purged_at",
 )
+# `users list --leaving-within`: a listing's fields, then when access ends and why.
+LEAVING_FIELDS = USER_FIELDS + ("access_ends_on", "leaving_reason")
+# One row of a bulk change (`users deactivate|activate|extend --from-file`), as GAM's action
+# CSVs have it: what was asked, what happened, and why not.
+BULK_FIELDS = ("line", "username", "action", "outcome", "reason", "message")
 RUN_COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
               "not_in_export", "invalid")
 
@@ -66,6 +73,27 @@ def stored_json(value: str | None) -> Any:
 def user(u: User, fields: tuple[str, ...] = USER_FIELDS) -> dict[str, Any]:
     """A user: `USER_FIELDS` in listings, `USER_DETAIL_FIELDS` for one user."""
     return {name: jsonable(getattr(u, name)) for name in fields}
+
+
+def user_leaving(u: User) -> dict[str, Any]:
+    """A user in a "leaving soon" listing: when their access ends and why."""
+    data = user(u)
+    ending = ends(u)
+    data["access_ends_on"] = jsonable(ending.on) if ending else None
+    data["leaving_reason"] = str(ending.reason) if ending else None
+    return data
+
+
+def bulk_result(r: Result) -> dict[str, Any]:
+    """One row of a bulk change: its line in the file (if any), the user, the outcome and why."""
+    return {
+        "line": r.target.line,
+        "username": r.username,
+        "action": str(r.action),
+        "outcome": str(r.outcome),
+        "reason": str(r.reason) if r.reason else None,
+        "message": r.message() or None,
+    }
 
 
 def user_detail(u: User, school: School | None = None,

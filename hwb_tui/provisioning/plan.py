@@ -29,12 +29,10 @@ from sqlmodel import Session
 
 from hwb_tui.core.access import Actor
 from hwb_tui.core.accounts import name_fields
+from hwb_tui.core.leaving import rollover_until as rollover_date
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
 from hwb_tui.provisioning.readers import Record, Roster
 
-ROLLOVER_YEARS = (11, 12, 13)
-ROLLOVER_FROM = (6, 1)  # leaving on or after 1 June ...
-ROLLOVER_UNTIL = (8, 29)  # ... keeps access until 29 August
 ACTIONS = ("create", "update", "move", "deactivate", "activate", "defer")
 
 _T = User.__table__  # type: ignore[attr-defined]
@@ -114,15 +112,9 @@ class Plan:
 
 
 def rollover_until(record: Record) -> date | None:
-    """29 August of the leaving year, for a Year 11–13 learner leaving from 1 June; else None."""
-    leaving = record.leaving_date
-    if record.kind != "learner" or leaving is None or record.year_group not in ROLLOVER_YEARS:
-        return None
-    start = date(leaving.year, *ROLLOVER_FROM)
-    until = date(leaving.year, *ROLLOVER_UNTIL)
-    if start <= leaving < until:
-        return until
-    return None
+    """29 August of the leaving year, for a Year 11–13 learner leaving from 1 June; else None.
+    (The rule is core.leaving's, which also tells operators who is leaving soon.)"""
+    return rollover_date(record.kind, record.year_group, record.leaving_date)
 
 
 def standing(record: Record, as_of: date) -> tuple[str, date | None]:

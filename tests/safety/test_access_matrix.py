@@ -599,3 +599,81 @@ def test_core_provisioning_as_the_operator(core_dir: Directory, tmp_path: Path, 
         run = s.get(ProvisioningRun, report.schools[0].run_id)
         assert run is not None and run.actor == operator.login
     assert [(e.action, e.school) for e in events_by(d.store, operator.login)] == [("create", dfes)]
+
+
+# ---- bulk changes from a file, and who is leaving soon ----------------------------------------
+
+BULK = {"deactivate": "governor", "activate": "former", "extend": "keeper"}
+
+
+@pytest.mark.parametrize("role,where", list(MATRIX))
+@pytest.mark.parametrize("action", list(BULK))
+def test_cli_bulk_from_file_access_matrix(cli_dir: Directory, run: Run, tmp_path: Path,
+                                          role: str, where: str, action: str) -> None:
+    """`users ACTION --from-file`: the same cell as one by one. Out of scope is a row "not
+    found" (exit 1, nothing changed), a refused login one line; ok changes and audits."""
+    import csv
+    import io
+
+    d = cli_dir
+    path = tmp_path / "users.csv"
+    path.write_text(f"username\n{d.usernames[f'{BULK[action]}-{where}']}\n", encoding="utf-8")
+    extra = ["--lifetime", "3m"] if action == "extend" else []
+    before = db_digest(d.store)
+    code, out, err = run(role, "users", action, "--from-file", str(path), *extra)
+    expected = MATRIX[(role, where)][ACTIONS.index(action)]
+    if expected == "refused":
+        _one_line_refusal(code, out, err)
+        assert LOGINS[role] in err
+        assert db_digest(d.store) == before
+        return
+    rows = list(csv.DictReader(io.StringIO(out)))
+    if expected == "scope":
+        assert code == 1, err
+        assert [(r["outcome"], r["reason"]) for r in rows] == [("not-changed", "not-found")]
+        assert db_digest(d.store) == before
+        return
+    assert code == 0, err
+    assert [r["outcome"] for r in rows] == ["changed"]
+    assert [(e.action, e.school) for e in events_by(d.store, LOGINS[role])] == [
+        (action, SCHOOL[where])]
+
+
+@pytest.mark.parametrize("role", ["admin-all", "admin-listed", "champion"])
+def test_cli_bulk_from_file_never_changes_mis_accounts(cli_dir: Directory, run: Run,
+                                                      tmp_path: Path, role: str) -> None:
+    import json
+
+    d = cli_dir
+    path = tmp_path / "users.csv"
+    path.write_text("username\n" + "\n".join(d.usernames[f"{who}-home"] for who in
+                                             ("learner", "staff", "leaver")) + "\n")
+    before = db_digest(d.store)
+    for action, extra in (("deactivate", ["--informed"]), ("activate", []),
+                          ("extend", ["--lifetime", "year"])):
+        code, out, err = run(role, "users", action, "--from-file", str(path), "--json",
+                             *extra)
+        assert code == 1, err
+        assert {r["reason"] for r in json.loads(out)} == {"managed-by-mis"}
+    assert db_digest(d.store) == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_cli_leaving_soon_shows_only_schools_in_scope(cli_dir: Directory, run: Run,
+                                                     role: str) -> None:
+    import json
+    from datetime import date, timedelta
+
+    d = cli_dir
+    with d.store.write() as s:
+        for where in SCHOOL:
+            user = s.get(User, d.ids[f"governor-{where}"])
+            assert user is not None
+            user.expires_on = date.today() + timedelta(days=10)
+    code, out, err = run(role, "users", "list", "--leaving-within", "30", "--json")
+    if role in ("unknown", "disabled"):
+        _one_line_refusal(code, out, err)
+        return
+    assert code == 0, err
+    expected = {HOME, AWAY} if role == "admin-all" else {HOME}
+    assert {r["school"] for r in json.loads(out)} == expected
