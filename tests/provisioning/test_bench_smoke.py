@@ -19,3 +19,5 @@ def test_provisioning_bench_smoke(tmp_path: Path) -> None:
     data = json.loads(result.read_text())
     assert data["results"]["unchanged_resync"]["rows"] == 20 * 50
     assert data["results"]["resync_5pct_changed"]["counts"]["updated"] > 0
+    # the OneRoster set of the same schools: loaded, then unchanged (asserted by the bench)
+    assert data["results"]["oneroster_unchanged_resync"]["rows"] > 20 * 50

@@ -140,3 +140,45 @@ async def test_a_champion_cannot_provision_another_school(seed: Seed, tmp_path: 
         await settle(app, pilot)
         assert "6612002" in str(modal.query_one("#prov-summary").render())
         assert modal.query_one("#prov-apply").disabled
+
+
+def oneroster_zip(path: Path, schools: list[str]) -> Path:
+    """A OneRoster 1.1 set (zip) with two learners at each of `schools`."""
+    from tests.provisioning.standard import OneRoster
+
+    s = OneRoster()
+    for dfes in schools:
+        s.school(dfes)
+        for serial in (201, 202):
+            s.student(f"{dfes}-{serial}", learner_upn(dfes, serial), "Gruffydd", "Elin", dfes)
+    return s.zip(path)
+
+
+async def test_a_oneroster_set_reaching_another_school_is_refused_whole(
+        seed: Seed, tmp_path: Path) -> None:
+    mixed = oneroster_zip(tmp_path / "la-export.zip", [HOME, OTHER])
+    own = oneroster_zip(tmp_path / "own.zip", [HOME])
+    with seed.store.read() as s:
+        before = len(s.exec(select(User)).all())
+    app = seed.app("champ")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        modal = app.screen
+        modal.query_one("#prov-school", Input).value = ""
+        modal.query_one("#prov-files", Input).value = str(mixed)
+        await pilot.click("#prov-preview")
+        await settle(app, pilot)
+        assert OTHER in str(modal.query_one("#prov-summary").render())
+        assert modal.query_one("#prov-apply").disabled
+        modal.query_one("#prov-files", Input).value = str(own)
+        await pilot.click("#prov-preview")
+        await settle(app, pilot)
+        summary = str(modal.query_one("#prov-summary").render())
+        assert HOME in summary and "planned" in summary
+        assert not modal.query_one("#prov-apply").disabled
+    with seed.store.read() as s:
+        assert len(s.exec(select(User)).all()) == before
