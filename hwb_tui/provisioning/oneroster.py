@@ -151,23 +151,19 @@ class _Table:
     def rows(self, width: int) -> Iterator[tuple[int, list[str]]]:
         reader = self._reader
         prev_end = reader.line_num
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                self._errors.append(RowError(self.name, prev_end + 1, "file", "bad_csv",
-                                             {"detail": str(exc)}))
-                self.ok = False
-                return
-            line = prev_end + 1
-            prev_end = reader.line_num
-            if len(row) < width:
-                if not any(cell.strip() for cell in row):
-                    continue
-                row = row + [""] * (width - len(row))
-            yield line, row
+        try:
+            for row in reader:
+                line = prev_end + 1  # where the row starts (a quoted cell may span lines)
+                prev_end = reader.line_num
+                if len(row) < width:
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    row += [""] * (width - len(row))
+                yield line, row
+        except csv.Error as exc:
+            self._errors.append(RowError(self.name, prev_end + 1, "file", "bad_csv",
+                                         {"detail": str(exc)}))
+            self.ok = False
 
 
 def _day(raw: str) -> date | None:
@@ -490,6 +486,10 @@ class _SetReader:
                     title = _clean(title)
                     found = ROLES.get(title.casefold())
                     if found is None:
+                        if not title:  # not a parent's row: a row that says nothing of who
+                            self._error(RowError(name, line, table.shown(role_at), "missing"),
+                                        [org_school.get(o.strip())
+                                         for o in row[orgs_at].split(",")])
                         continue  # a parent, guardian, ...: no MIS account
                 kind = found
                 orgs = row[orgs_at]

@@ -203,6 +203,7 @@ def test_row_errors_say_zip_member_line_and_field(schools: Store, tmp_path: Path
     s.student("u9", upn(9), "", "Nameless", SCHOOL)
     s.student("u10", upn(10), "Nowhere", "Org", SCHOOL, orgs="org-missing", link=False)
     s.student("u11", upn(11), "District", "Org", SCHOOL, orgs="la-661", link=False)
+    s.person("u12", upn(12), "Roleless", "Row", role="", dfes=SCHOOL, link=False)
     export = s.zip(tmp_path / "set.zip")
     report = run(schools, [export], school=None, as_of=TODAY)
     errors = [e for r in report.schools for e in r.errors]
@@ -212,6 +213,7 @@ def test_row_errors_say_zip_member_line_and_field(schools: Store, tmp_path: Path
     assert f"{z}:11:familyName: required value missing" in errors
     assert f"{z}:12:orgSourcedIds: org 'org-missing' is not in orgs.csv" in errors
     assert f"{z}:13:orgSourcedIds: org 'la-661' is a district, not a school" in errors
+    assert f"{z}:14:role: required value missing" in errors  # never silently passed by
     assert [r.outcome for r in report.schools] == ["rejected", "rejected"]
     assert users(schools) == {}
     # --skip-invalid applies the valid rows of each school
@@ -328,3 +330,36 @@ def test_grade_codes() -> None:
     assert year_of_grade("01") == (True, 1) and year_of_grade("13") == (True, 13)
     assert year_of_grade("PK") == (True, None) and year_of_grade("") == (True, None)
     assert year_of_grade("14")[0] is False and year_of_grade("UG")[0] is False
+
+
+def test_1_2_a_role_marked_tobedeleted_ends_the_users_time_there(schools: Store,
+                                                                 tmp_path: Path) -> None:
+    bulk = OneRoster(version="1.2").school(SCHOOL)
+    bulk.student("u1", upn(1), "Llywelyn", "Siân", SCHOOL)
+    bulk.student("u2", upn(2), "Prys", "Gwen", SCHOOL)
+    run(schools, [bulk.zip(tmp_path / "bulk.zip")], school=None, as_of=TODAY)
+    delta = OneRoster(version="1.2", mode="delta").school(SCHOOL)
+    delta.student("u1", upn(1), "Llywelyn", "Siân", SCHOOL, link=False)
+    delta.link("u1", SCHOOL, role="student", status="tobedeleted",
+               modified="2026-11-27T08:00:00Z")
+    # a 1.2 delta user row without a role row says nothing of the user's school: passed by
+    delta.student("u2", upn(2), "Prys-Huws", "Gwen", SCHOOL, link=False)
+    report = run(schools, [delta.zip(tmp_path / "delta.zip")], school=None, as_of=TODAY)
+    (only,) = report.schools
+    assert (only.counts["deactivated"], only.counts["updated"]) == (1, 0)
+    got = users(schools)
+    assert (got[upn(1)].status, got[upn(1)].leaving_date) == (DEACTIVATED, date(2026, 11, 27))
+    assert got[upn(2)].surname == "Prys"
+
+
+def test_a_member_that_is_not_csv_is_refused_where_it_breaks(schools: Store,
+                                                             tmp_path: Path) -> None:
+    folder = two_schools().folder(tmp_path / "set")
+    users_csv = folder / "users.csv"
+    lines = users_csv.read_bytes().split(b"\r\n")
+    lines[3] = lines[3] + b',"' + b"x" * 200_000 + b'"'  # a field over csv's limit
+    users_csv.write_bytes(b"\r\n".join(lines))
+    report = run(schools, [folder], school=None, as_of=TODAY)
+    assert report.exit_code == 1 and {r.outcome for r in report.schools} == {"rejected"}
+    assert report.schools[0].errors[0].startswith(f"{users_csv}:4:file: not readable as CSV")
+    assert users(schools) == {}
