@@ -206,9 +206,10 @@ def oneroster_part(work: Path, args: Any, numbers: list[str],
         or f"sqlite:///{work / 'hwb-oneroster.db'}"
     store = open_store(url, busy_timeout=30)
     with store.write() as session:
-        for dfes in numbers:
-            session.add(School(dfes=dfes, name=f"School {dfes}", name_cy=f"Ysgol {dfes}",
-                               la_number=int(dfes[:3])))
+        if session.get(School, numbers[0]) is None:  # (--format oneroster: main's store)
+            for dfes in numbers:
+                session.add(School(dfes=dfes, name=f"School {dfes}", name_cy=f"Ysgol {dfes}",
+                                   la_number=int(dfes[:3])))
     folder = work / "oneroster"
     write_oneroster(folder, rosters)
     rows = sum(len(r) for r in rosters.values())

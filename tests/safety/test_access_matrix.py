@@ -601,6 +601,48 @@ def test_core_provisioning_as_the_operator(core_dir: Directory, tmp_path: Path, 
     assert [(e.action, e.school) for e in events_by(d.store, operator.login)] == [("create", dfes)]
 
 
+def _standard_export(tmp_path: Path, dfes: str, fmt: str) -> Path:
+    """The same one-learner export as a OneRoster set (zip) or a CTF."""
+    from tests.provisioning.standard import OneRoster, Pupil, ctf
+
+    upn = b.learner_upn(dfes, 50)
+    if fmt == "oneroster":
+        s = OneRoster().school(dfes)
+        s.student("u50", upn, "Newydd", "Nia", dfes)
+        return s.zip(tmp_path / "la-export.zip")
+    path = tmp_path / "transfer.xml"
+    path.write_bytes(ctf(dfes, [Pupil(upn, "Newydd", "Nia", "9",
+                                      [(dfes[:3], dfes[3:], "2021-09-01", "")])]))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["oneroster", "ctf"])
+@pytest.mark.parametrize("role,where", list(PROVISION))
+def test_core_provisioning_standard_formats_as_the_operator(
+        core_dir: Directory, tmp_path: Path, role: str, where: str, fmt: str) -> None:
+    """A OneRoster set or a CTF names its school inside, not in its file name: the operator's
+    scope is checked on the school the file says, before anything changes."""
+    from hwb_tui.provisioning import ProvisionOptions, provision
+
+    d = core_dir
+    dfes = SCHOOL[where]
+    path = _standard_export(tmp_path, dfes, fmt)
+    if role == "disabled":
+        operator = Actor(login=LOGINS[role], role="hwb-admin", schools=None)
+    else:
+        operator = _actor(d, role)
+    before = db_digest(d.store)
+    expected = PROVISION[(role, where)]
+    if expected != "ok":
+        with pytest.raises(OperatorDisabled if expected == "refused" else NotPermitted):
+            provision(d.store, [path], None, ProvisionOptions(), actor=operator)
+        assert db_digest(d.store) == before
+        return
+    report = provision(d.store, [path], None, ProvisionOptions(), actor=operator)
+    assert [(r.school, r.outcome) for r in report.schools] == [(dfes, "applied")]
+    assert [(e.action, e.school) for e in events_by(d.store, operator.login)] == [("create", dfes)]
+
+
 # ---- bulk changes from a file, and who is leaving soon ----------------------------------------
 
 BULK = {"deactivate": "governor", "activate": "former", "extend": "keeper"}
