@@ -145,6 +145,15 @@ class _Table:
     def at(self, name: str) -> int | None:
         return self.cols.get(header_key(name))
 
+    @property
+    def reader(self) -> Any:
+        return self._reader
+
+    def broken(self, line: int, exc: csv.Error) -> None:
+        """The CSV ends in something csv cannot read, at `line`: reported, the table unusable."""
+        self._errors.append(RowError(self.name, line, "file", "bad_csv", {"detail": str(exc)}))
+        self.ok = False
+
     def shown(self, index: int) -> str:
         return self.header[index]
 
@@ -196,6 +205,7 @@ class _Place:
     last_end: date | None = None
     first_begin: date | None = None
     title: str = ""  # the OneRoster role as written (teacher, aide, ...): a staff record's role
+    org: str = ""  # (enrollments) the org, while it is the user's only one
 
 
 class _SetReader:
@@ -252,7 +262,7 @@ class _SetReader:
         else:
             self.version = self.version or "1.1"
         enrollments = None if roles is not None else self.member("enrollments.csv")
-        ends = None
+        ends: dict[str, Any] | None = None
         if enrollments is not None and self.modes.get("enrollments", "bulk") == "bulk":
             ends = self._enrollments(enrollments)
         if not self.fatal:
@@ -328,9 +338,12 @@ class _SetReader:
             return False, None
         return True, day
 
-    def _enrollments(self, member: Member) -> dict[str, dict[str, _Place]]:
-        """1.1, bulk: per user, per school org, whether every enrollment there has ended."""
-        ends: dict[str, dict[str, _Place]] = {}
+    def _enrollments(self, member: Member) -> dict[str, Any]:
+        """1.1, bulk: per user, per school org, whether every enrollment there has ended.
+
+        A user → their _Place when all their enrollments are at one org (nearly everyone),
+        else → {org: _Place}; `_enrolled` gives the second form for any user."""
+        ends: dict[str, Any] = {}
         table = _Table(member, self.errors)
         if not table.ok or not table.need("userSourcedId", "schoolSourcedId"):
             self.fatal = True
@@ -342,31 +355,49 @@ class _SetReader:
         as_of = self.as_of
         org_school = self.org_school
         days: dict[str, date | None] = {"": None}  # every cell's date, parsed once
-        for line, row in table.rows(width):
-            if st_at is not None and row[st_at] and \
-                    row[st_at].strip().casefold() == "tobedeleted":
-                continue  # an enrollment withdrawn: not one the user has
-            user, org = row[u_at].strip(), row[s_at].strip()
-            raw_begin = row[b_at] if b_at is not None else ""
-            raw_end = row[e_at] if e_at is not None else ""
-            try:
-                begin, end = days[raw_begin], days[raw_end]
-            except KeyError:
-                dfes = org_school.get(org)
-                ok, begin = self._dated(member, table, line, b_at, row, dfes)
-                ok2, end = self._dated(member, table, line, e_at, row, dfes)
-                if not (ok and ok2):
+        reader = table.reader
+        prev_end = reader.line_num
+        try:
+            for row in reader:  # (table.rows, inline: this loop meets every row)
+                line = prev_end + 1
+                prev_end = reader.line_num
+                if len(row) < width:
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    row += [""] * (width - len(row))
+                if st_at is not None and row[st_at] and \
+                        row[st_at].strip().casefold() == "tobedeleted":
+                    continue  # an enrollment withdrawn: not one the user has
+                user, org = row[u_at].strip(), row[s_at].strip()
+                raw_begin = row[b_at] if b_at is not None else ""
+                raw_end = row[e_at] if e_at is not None else ""
+                try:
+                    begin, end = days[raw_begin], days[raw_end]
+                except KeyError:
+                    dfes = org_school.get(org)
+                    ok, begin = self._dated(member, table, line, b_at, row, dfes)
+                    ok2, end = self._dated(member, table, line, e_at, row, dfes)
+                    if not (ok and ok2):
+                        continue
+                    days[raw_begin], days[raw_end] = begin, end
+                found = ends.get(user)
+                if found is None:
+                    ended = end is not None and end <= as_of
+                    ends[user] = _Place("", ended, True, end if ended else None, begin, "", org)
                     continue
-                days[raw_begin], days[raw_end] = begin, end
-            at_user = ends.get(user)
-            if at_user is None:
-                at_user = ends[user] = {}
-            place = at_user.get(org)
-            if place is None:
-                at_user[org] = _Place("", end is not None and end <= as_of, True,
-                                      end if end is not None and end <= as_of else None, begin)
-                continue
-            _seen(place, begin, end, as_of)
+                if type(found) is _Place:
+                    if found.org == org:
+                        _seen(found, begin, end, as_of)
+                        continue
+                    found = ends[user] = {found.org: found}
+                place = found.get(org)
+                if place is None:
+                    ended = end is not None and end <= as_of
+                    found[org] = _Place("", ended, True, end if ended else None, begin, "", org)
+                    continue
+                _seen(place, begin, end, as_of)
+        except csv.Error as exc:
+            table.broken(prev_end + 1, exc)
         if not table.ok:
             self.fatal = True
         return ends
@@ -442,7 +473,7 @@ class _SetReader:
                           identity_column=self._identity_column)
 
     def _users(self, member: Member, places: dict[str, dict[str, _Place]] | None,
-               ends: dict[str, dict[str, _Place]] | None) -> None:
+               ends: dict[str, Any] | None) -> None:
         table = _Table(member, self.errors)
         needed = ["sourcedId", "identifier", "givenName", "familyName"]
         if places is None:
@@ -464,86 +495,97 @@ class _SetReader:
         org_school = self.org_school
         schools = self.schools
         only = self.only
-        for line, row in table.rows(width):
-            sid = row[sid_at].strip()
-            here: dict[str, _Place] | None = None
-            org: str | None = None
-            begin: date | None = None
-            left: date | None = None
-            place: _Place | None = None
-            if places is not None:
-                here = places.get(sid)
-                if not here:
-                    continue  # no role we provision (or, in a delta, no role row)
-                if len(here) == 1:
-                    ((org, place),) = here.items()
-                    kind, title = place.role, place.title
-            else:
-                assert orgs_at is not None and role_at is not None
-                title = row[role_at]
-                found = _ROLES_AS_WRITTEN.get(title)
-                if found is None:
-                    title = _clean(title)
-                    found = ROLES.get(title.casefold())
+        reader = table.reader
+        prev_end = reader.line_num
+        try:
+            for row in reader:  # (table.rows, inline: this loop meets every row)
+                line = prev_end + 1
+                prev_end = reader.line_num
+                if len(row) < width:
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    row += [""] * (width - len(row))
+                sid = row[sid_at].strip()
+                here: dict[str, _Place] | None = None
+                org: str | None = None
+                begin: date | None = None
+                left: date | None = None
+                place: _Place | None = None
+                if places is not None:
+                    here = places.get(sid)
+                    if not here:
+                        continue  # no role we provision (or, in a delta, no role row)
+                    if len(here) == 1:
+                        ((org, place),) = here.items()
+                        kind, title = place.role, place.title
+                else:
+                    assert orgs_at is not None and role_at is not None
+                    title = row[role_at]
+                    found = _ROLES_AS_WRITTEN.get(title)
                     if found is None:
-                        if not title:  # not a parent's row: a row that says nothing of who
-                            self._error(RowError(name, line, table.shown(role_at), "missing"),
-                                        [org_school.get(o.strip())
-                                         for o in row[orgs_at].split(",")])
-                        continue  # a parent, guardian, ...: no MIS account
-                kind = found
-                orgs = row[orgs_at]
-                enrolled = ends.get(sid) if ends is not None else None
-                if "," not in orgs and (enrolled is None
-                                        or (len(enrolled) == 1 and orgs in enrolled)):
-                    org = orgs
-                    place = enrolled[orgs] if enrolled is not None else None
-            if place is not None:
-                begin = place.first_begin
-                left = place.last_end if place.seen and place.ended else None
-            # The common row, decided inline (a national set has 600,000): one school, no
-            # status, every value clean. Anything else takes _user, which reports.
-            if org is not None and (status_at is None or not row[status_at]):
-                dfes = org_school.get(org)
-                if dfes is not None and (only is None or dfes == only):
-                    learner = kind == "learner"
-                    ident = row[id_at]
-                    year: int | None = None
-                    if learner:
-                        ident = ident.strip().upper()
-                        ok = bool(ident) and _upn_problem(ident) is None
-                        if grades_at is not None:
-                            year = _GRADE_YEARS.get(row[grades_at], -1)
-                            ok = ok and year != -1
-                    else:
-                        ok = ident.isprintable()
-                        ident = ident.strip()
-                        ok = ok and 0 < len(ident) <= MAX_TEXT
-                    family, given = row[family_at], row[given_at]
-                    if ok and family.isprintable() and given.isprintable():
-                        family, given = family.strip(), given.strip()
-                        if 0 < len(family) <= MAX_TEXT and 0 < len(given) <= MAX_TEXT:
-                            parts = schools.get(dfes) or self._parts(dfes)
-                            assert parts is not None
-                            export = parts[0] if learner else parts[1]
-                            export.rows += 1
-                            export.records.append(Record(
-                                kind, ident, family, given, name, line, None, begin, left,
-                                year, None, None if learner else (title or None)))
-                            continue
-            if here is None:
-                assert orgs_at is not None
-                enrolled = (ends.get(sid) if ends is not None else None) or {}
-                here = {}
-                for org in row[orgs_at].split(","):
-                    org = org.strip()
-                    if org:
-                        here[org] = enrolled.get(org) or _Place(kind)
-                for org, place in enrolled.items():
-                    here.setdefault(org, place)
-                for place in here.values():
-                    place.role, place.title = kind, title
-            self._user(name, table, line, row, here, at)
+                        title = _clean(title)
+                        found = ROLES.get(title.casefold())
+                        if found is None:
+                            if not title:  # not a parent's row: a row that says nothing of who
+                                self._error(RowError(name, line, table.shown(role_at), "missing"),
+                                            [org_school.get(o.strip())
+                                             for o in row[orgs_at].split(",")])
+                            continue  # a parent, guardian, ...: no MIS account
+                    kind = found
+                    orgs = row[orgs_at]
+                    enrolled = ends.get(sid) if ends is not None else None
+                    if "," not in orgs and (enrolled is None or (type(enrolled) is _Place
+                                                                 and enrolled.org == orgs)):
+                        org = orgs
+                        place = enrolled
+                if place is not None:
+                    begin = place.first_begin
+                    left = place.last_end if place.seen and place.ended else None
+                # The common row, decided inline (a national set has 600,000): one school, no
+                # status, every value clean. Anything else takes _user, which reports.
+                if org is not None and (status_at is None or not row[status_at]):
+                    dfes = org_school.get(org)
+                    if dfes is not None and (only is None or dfes == only):
+                        learner = kind == "learner"
+                        ident = row[id_at]
+                        year: int | None = None
+                        if learner:
+                            ident = ident.strip().upper()
+                            ok = bool(ident) and _upn_problem(ident) is None
+                            if grades_at is not None:
+                                year = _GRADE_YEARS.get(row[grades_at], -1)
+                                ok = ok and year != -1
+                        else:
+                            ok = ident.isprintable()
+                            ident = ident.strip()
+                            ok = ok and 0 < len(ident) <= MAX_TEXT
+                        family, given = row[family_at], row[given_at]
+                        if ok and family.isprintable() and given.isprintable():
+                            family, given = family.strip(), given.strip()
+                            if 0 < len(family) <= MAX_TEXT and 0 < len(given) <= MAX_TEXT:
+                                parts = schools.get(dfes) or self._parts(dfes)
+                                assert parts is not None
+                                export = parts[0] if learner else parts[1]
+                                export.rows += 1
+                                export.records.append(Record(
+                                    kind, ident, family, given, name, line, None, begin, left,
+                                    year, None, None if learner else (title or None)))
+                                continue
+                if here is None:
+                    assert orgs_at is not None
+                    enrolled = _enrolled(ends.get(sid) if ends is not None else None)
+                    here = {}
+                    for org in row[orgs_at].split(","):
+                        org = org.strip()
+                        if org:
+                            here[org] = enrolled.get(org) or _Place(kind)
+                    for org, place in enrolled.items():
+                        here.setdefault(org, place)
+                    for place in here.values():
+                        place.role, place.title = kind, title
+                self._user(name, table, line, row, here, at)
+        except csv.Error as exc:
+            table.broken(prev_end + 1, exc)
 
     def _user(self, name: str, table: _Table, line: int, row: list[str],
               here: dict[str, _Place], at: dict[str, int | None]) -> None:
@@ -648,6 +690,15 @@ class _SetReader:
             else:
                 record.role = place.title or None
             export.records.append(record)
+
+
+def _enrolled(found: Any) -> dict[str, _Place]:
+    """A user's enrollments by org, whichever form `_enrollments` kept them in."""
+    if found is None:
+        return {}
+    if type(found) is _Place:
+        return {found.org: found}
+    return dict(found)
 
 
 def _seen(place: _Place, begin: date | None, end: date | None, as_of: date) -> None:

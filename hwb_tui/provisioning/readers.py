@@ -16,7 +16,6 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -146,16 +145,26 @@ def _clean(text: str) -> str:
     return (text if text.isprintable() else display_safe(text)).strip()
 
 
-_UPN_WEIGHTS = tuple(range(2, 14))
+def _weighted(position: int, keys: list[str]) -> dict[str, int]:
+    """Each 3-digit chunk at `position` of a UPN's 12 digits → its share of the weighted sum."""
+    return {k: sum((position + i + 2) * int(d) for i, d in enumerate(k)) for k in keys}
+
+
+_CHUNKS = [f"{i:03d}" for i in range(1000)]
+# The mod-23 check as four dictionary lookups: a chunk that is not three ASCII digits (or an LA
+# number outside 660–681) is no key, so the lookups validate as they add up.
+_UPN_LA = _weighted(0, [str(la) for la in range(660, 682)])
+_UPN_REST = (_weighted(3, _CHUNKS), _weighted(6, _CHUNKS), _weighted(9, _CHUNKS))
 
 
 def _upn_problem(upn: str) -> str | None:
     """core.names.upn_problem, with a fast path for the valid UPNs that fill an export."""
-    digits = upn[1:]
-    if (len(upn) == 13 and digits.isascii() and digits.isdigit()
-            and "660" <= digits[:3] <= "681"
-            # ASCII digit bytes are 48 + the digit: subtract 48 × (sum of the weights, 90)
-            and upn[0] == UPN_LETTERS[(sum(map(mul, digits.encode(), _UPN_WEIGHTS)) - 4320) % 23]):
+    est, year, serial = _UPN_REST
+    try:
+        total = _UPN_LA[upn[1:4]] + est[upn[4:7]] + year[upn[7:10]] + serial[upn[10:13]]
+    except KeyError:
+        return upn_problem(upn)
+    if len(upn) == 13 and upn[0] == UPN_LETTERS[total % 23]:
         return None
     return upn_problem(upn)
 

@@ -206,6 +206,7 @@ def provision(
                 tick("read", 0)
                 roster = combine(unit.exports + [read_export(p, options.format)
                                                  for p in unit.paths])
+                unit.exports = []  # a national set's records go as each school is done
                 result = _school(store, actor, dfes, roster, options, as_of, tick,
                                  known.get(dfes))
             except DatabaseUnavailable as exc:
