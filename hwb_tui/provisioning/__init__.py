@@ -42,8 +42,8 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
   at the school losing them.
 - Besides the CSV layouts, `--format oneroster|ctf` (or auto) read OneRoster 1.1/1.2 CSV sets
   (a folder, a zip, or its files) and Common Transfer Files; a set may cover many schools, each
-  applied in its own transaction. `schools_of(files, school, fmt)` lists the schools a command
-  would provision.
+  applied in its own transaction (the operator's scope is checked on the schools the set
+  names inside, not on its file name).
 - `read_roster(paths, fmt)` reads and validates one school's files without a database (the
   errors are `roster.errors`, each `.render(lang)` → "file:line:field: reason").
 
@@ -64,7 +64,6 @@ from hwb_tui.provisioning.service import (
     provision,
     read_roster,
     report_as_dict,
-    schools_of,
 )
 from hwb_tui.provisioning.sources import STANDARD_FORMATS
 
@@ -83,6 +82,5 @@ __all__ = [
     "provision",
     "read_roster",
     "report_as_dict",
-    "schools_of",
     "STANDARD_FORMATS",
 ]

@@ -219,13 +219,6 @@ def provision(
     return report
 
 
-def schools_of(files: list[Path], school: str | None, fmt: str = "auto",
-               as_of: date | None = None) -> list[str]:
-    """The schools a command over these files would provision (OneRoster sets and CTFs are
-    read to know). Raises UsageError as `provision` does."""
-    return [u.school for u in gather(files, school, fmt, as_of or clock.now().date())]
-
-
 def read_roster(paths: list[Path], fmt: str = "auto") -> Roster:
     """A school's files read, validated and combined (no database needed)."""
     return combine([read_export(p, fmt) for p in paths])

@@ -363,3 +363,15 @@ def test_a_member_that_is_not_csv_is_refused_where_it_breaks(schools: Store,
     assert report.exit_code == 1 and {r.outcome for r in report.schools} == {"rejected"}
     assert report.schools[0].errors[0].startswith(f"{users_csv}:4:file: not readable as CSV")
     assert users(schools) == {}
+
+
+def test_a_zip_member_over_the_limit_is_refused_unread(schools: Store, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwb_tui.provisioning import sources
+
+    monkeypatch.setattr(sources, "MAX_MEMBER_BYTES", 200)  # a zip bomb's member, in small
+    export = two_schools().zip(tmp_path / "6612001-set.zip")
+    report = run(schools, [export], school=None, as_of=TODAY)
+    assert report.exit_code == 1
+    assert f"{export}!users.csv:0:file: larger than 200 bytes" in report.schools[0].errors
+    assert users(schools) == {}
