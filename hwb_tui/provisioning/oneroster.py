@@ -247,7 +247,7 @@ class _SetReader:
         orgs = self.member("orgs.csv")
         users = self.member("users.csv")
         for name, found in (("orgs.csv", orgs), ("users.csv", users)):
-            if found is None and self.modes.get(name[:-4]) != "absent":
+            if found is None and name[:-4] not in self.modes:  # (else member() said so)
                 self.errors.append(RowError(self.source.name, 0, "file",
                                             "oneroster_missing_file", {"file": name}))
                 self.fatal = True
@@ -285,7 +285,7 @@ class _SetReader:
         for line, row in table.rows(max(p_at, v_at) + 1):
             prop, value = _clean(row[p_at]), _clean(row[v_at])
             if prop.casefold() == "oneroster.version":
-                self.version = value
+                self.version = _shown(value, 10)  # it names the run's format
             elif prop.casefold().startswith("file."):
                 mode = value.casefold()
                 if mode not in MODES:

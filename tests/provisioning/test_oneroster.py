@@ -375,3 +375,13 @@ def test_a_zip_member_over_the_limit_is_refused_unread(schools: Store, tmp_path:
     assert report.exit_code == 1
     assert f"{export}!users.csv:0:file: larger than 200 bytes" in report.schools[0].errors
     assert users(schools) == {}
+
+
+def test_a_set_without_users_says_so_once(schools: Store, tmp_path: Path) -> None:
+    folder = two_schools().folder(tmp_path / "set")
+    (folder / "users.csv").unlink()
+    report = run(schools, [folder], school=None, as_of=TODAY)
+    assert report.exit_code == 1
+    (school,) = report.schools
+    assert school.errors == [f"{folder / 'manifest.csv'}:0:file.users: the OneRoster set has "
+                             "no users.csv"]
