@@ -140,7 +140,7 @@ def _print_school(s: SchoolResult) -> None:
            outcome=t(f"provisioning.outcome.{s.outcome}")))
     if s.message:
         _out(s.message, 2)
-    if s.outcome in ("applied", "planned", "blocked") or s.counts["invalid"]:
+    if s.outcome in ("applied", "planned", "held", "blocked") or s.counts["invalid"]:
         _out(t("provisioning.cli.counts", **{k: s.counts[k] for k in COUNTS}), 2)
     for error in s.errors:
         _out(error, 2)
@@ -152,7 +152,12 @@ def _print_school(s: SchoolResult) -> None:
             _out(_deactivation_line(d), 4)
         if len(s.deactivations) > SHOWN_NAMES:
             _out(t("provisioning.cli.more", count=len(s.deactivations) - SHOWN_NAMES), 4)
-    if s.outcome == "planned" and s.limit and s.limit.get("blocked"):
+    if s.held:
+        # every held leaver is named: an operator decides on these names
+        _out(t("provisioning.cli.held", count=len(s.held)), 2)
+        for d in s.held:
+            _out(_deactivation_line(d), 4)
+    if s.outcome == "planned" and s.limit and s.limit.get("held"):
         _out(t("provisioning.cli.would_block", count=s.limit["deactivations"],
                active=s.limit["active"]), 2)
     if s.not_in_export:

@@ -27,8 +27,28 @@ def _school_closing(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE school ADD COLUMN closed_by VARCHAR"))
 
 
-MIGRATIONS: dict[int, Migration] = {2: _school_closing}
-LATEST = 2
+def _held_runs_and_undo(conn: Connection) -> None:
+    """3: leaving dates remember when a successful run first saw them; runs keep a held plan
+    and what they changed (issue 14). Leaving dates already stored were stored by applied runs
+    (a blocked run changed nothing), so they count as seen then."""
+    added = {"user": [("leaving_seen_at", "TIMESTAMP")],
+             "provisioningrun": [("held", "TEXT"), ("held_state", "VARCHAR"),
+                                 ("held_until", "TIMESTAMP"), ("decided_by", "VARCHAR"),
+                                 ("decided_at", "TIMESTAMP"), ("superseded_by", "INTEGER"),
+                                 ("undo", "TEXT"), ("revert_of", "INTEGER")]}
+    for table, columns in added.items():
+        # a database rebuilt from a step's earlier schema may already have them
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        for name, kind in columns:
+            if name not in have:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN {name} {kind}')
+        if table == "user" and "leaving_seen_at" not in have:
+            conn.exec_driver_sql('UPDATE "user" SET leaving_seen_at = updated_at '
+                                 "WHERE leaving_date IS NOT NULL")
+
+
+MIGRATIONS: dict[int, Migration] = {2: _school_closing, 3: _held_runs_and_undo}
+LATEST = 3
 
 _AUDIT_TRIGGERS = {
     "sqlite": [

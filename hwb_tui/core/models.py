@@ -77,6 +77,9 @@ class User(SQLModel, table=True):
     deactivated_by: str | None = None
     deactivation_reason: str | None = None
     deferred_until: date | None = None  # summer rollover: deactivation applied on/after this date
+    # When a run that applied this account's changes first stored its leaving date: a leaver
+    # whose date an earlier successful run already saw is announced (SPEC §3, the limit).
+    leaving_seen_at: datetime | None = None
     expires_on: date | None = None  # non-MIS lifetime
     ite_informed_at: datetime | None = None
     ite_informed_by: str | None = None
@@ -126,7 +129,7 @@ class ProvisioningRun(SQLModel, table=True):
     format: str
     as_of: date
     dry_run: bool = False
-    outcome: str  # applied, planned, rejected, blocked, failed
+    outcome: str  # applied, planned, rejected, held, failed (blocked: before holds existed)
     created: int = 0
     updated: int = 0
     moved: int = 0
@@ -136,6 +139,18 @@ class ProvisioningRun(SQLModel, table=True):
     not_in_export: int = 0
     invalid: int = 0
     report: str | None = None  # JSON
+    # A run held by the deactivation limit keeps its unannounced leavers here (JSON list of
+    # {user_id, username, leaving_date, reason, where}) until decided (core.runs.HeldState).
+    held: str | None = None
+    held_state: str | None = None
+    held_until: datetime | None = None
+    decided_by: str | None = None  # the operator who approved or discarded
+    decided_at: datetime | None = None
+    superseded_by: int | None = None  # the later run of the school that replaced the held plan
+    # What the run changed, to undo it: JSON {"created": [user id], "before": {user id:
+    # {column: value before}}, "after": {user id: version after}} (core.runs, `runs revert`).
+    undo: str | None = None
+    revert_of: int | None = None  # this run reverted that one
 
 
 class Meta(SQLModel, table=True):

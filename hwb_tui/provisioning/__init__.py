@@ -6,9 +6,9 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
 
     report = provision(store, [Path("6612001-learners.csv")], school=None,
                        options=ProvisionOptions(dry_run=True), progress=callback)
-    report.exit_code            # worst school: 0 applied/planned, 1 rejected, 3 blocked, 4 database
+    report.exit_code            # worst school: 0 applied/planned, 1 rejected, 3 held, 4 database
     for s in report.schools:    # SchoolResult, one per school
-        s.school, s.outcome     # applied | planned | rejected | blocked | failed | skipped
+        s.school, s.outcome     # applied | planned | rejected | held | failed | skipped
         s.counts                # created, updated, moved, deactivated, activated, deferred,
                                 # not_in_export, invalid
         s.errors                # ["file:line:field: reason", ...] (header = line 1)
@@ -16,7 +16,9 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
         s.deactivations         # [{"username", "reason", "leaving_date", "where"}, ...]
         s.not_in_export         # usernames of active accounts the export does not list
         s.notices               # late leavers of moved learners, stale moves, ...
-        s.limit                 # {"deactivations", "active", "maximum", "force", "blocked"}
+        s.held                  # leavers held by the limit: [{"user_id", "username", ...}]
+        s.limit                 # {"deactivations" (unannounced), "announced", "pending",
+                                #  "active", "maximum", "force", "held"}
         s.run_id                # the ProvisioningRun row (None for dry runs)
     report_as_dict(report)      # the --json report (plain JSON types)
 
@@ -26,10 +28,11 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
 - `progress(ProgressEvent)` is called as each school is read, planned, applied and done, with
   bytes done/total over all files (for a progress bar).
 - Each school is applied in ONE transaction (`store.write()`); rejected (invalid input, unknown
-  school) and blocked (deactivation limit) runs change no account and no audit row, and are
-  recorded as a ProvisioningRun with that outcome in a separate small transaction. Dry runs are
-  not recorded. If the database becomes unavailable, that school is "failed" and the rest
-  "skipped" (exit 4).
+  school) runs change no account and no audit row, and are recorded as a ProvisioningRun with
+  that outcome in a separate small transaction. A run over the deactivation limit is "held":
+  applied except its unannounced leavers, kept on the run for `runs approve`/`runs discard`
+  (provisioning.decide). Dry runs are not recorded. If the database becomes unavailable, that
+  school is "failed" and the rest "skipped" (exit 4).
 - `provision(..., actor=None)` acts as core.access.system_actor(PROVISIONING_ACTOR), every
   school, no operator record needed (the scheduled job). `actor=` an operator (the console):
   only their schools (else core.errors.NotPermitted before anything is planned), the operator
@@ -49,7 +52,8 @@ Public API (stable; the CLI `hwb-tui provision` and the console's Provisioning v
 
 Modules: layouts (profiles as data), readers (bytes → records), sources (which files are which
 format, for which school), oneroster and ctf (the standard formats → the same records), plan
-(the rules), apply (the limit and batched writes), service (runs over many schools).
+(the rules and the limit), apply (batched writes and the undo record), service (runs over many
+schools), decide (approve, discard and revert a run).
 """
 
 from hwb_tui.provisioning.layouts import Profile, detect, profile_names, profiles

@@ -1,4 +1,4 @@
-"""Apply a Plan in the caller's transaction: the deactivation limit, batched writes, the audit.
+"""Apply a Plan in the caller's transaction: batched writes, the audit, the undo record.
 
 Writes are batched (one INSERT … RETURNING for the new accounts, one executemany UPDATE per
 shape of change, one executemany INSERT for the audit) so a 2,000-row school takes a fraction
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +20,9 @@ from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.errors import ChangedMeanwhile
 from hwb_tui.core.models import ACTIVE, AuditEvent, User
 from hwb_tui.core.names import search_key, username_base, username_from
+from hwb_tui.core.runs import empty_undo, encode
 from hwb_tui.provisioning.plan import Change, Plan
 
-LIMIT_SHARE = 0.20  # more than 20% of the school's active MIS accounts ...
-LIMIT_FLOOR = 10  # ... and more than 10 accounts: blocked without --force or a higher maximum
 _RANGE_CHUNK = 100
 # The audit action of a move as the school that lost the learner sees it ("move" is the gaining
 # school's event).
@@ -37,35 +35,6 @@ _BASES: dict[tuple[str, str], tuple[str, str]] = {}
 _NAME_KEYS: dict[tuple[str, str], dict[str, str]] = {}
 _USERS = User.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The deactivation limit as it applies to one run."""
-
-    deactivations: int
-    active: int
-    maximum: int | None  # --max-deactivations
-    force: bool
-
-    @property
-    def over_default(self) -> bool:
-        """More than 20% of the active MIS accounts, and more than 10."""
-        return self.deactivations > LIMIT_FLOOR and self.deactivations > self.active * LIMIT_SHARE
-
-    @property
-    def blocked(self) -> bool:
-        if self.force:
-            return False
-        if self.maximum is not None:
-            # an explicit maximum replaces the default rule, in both directions
-            return self.deactivations > self.maximum
-        return self.over_default
-
-
-def check_limit(plan: Plan, maximum: int | None, force: bool) -> Limit:
-    deactivations = sum(1 for c in plan.changes if c.action == "deactivate")
-    return Limit(deactivations, plan.active_mis, maximum, force)
 
 
 def allocate_usernames(session: Session, names: list[tuple[str, str]]) -> list[str]:
@@ -143,16 +112,41 @@ def _allocate(session: Session, names: list[tuple[str, str]]) -> list[tuple[str,
 
 def apply_plan(
     session: Session, plan: Plan, *, run_id: int, actor: str, stamp: datetime
-) -> None:
-    """Write every change of `plan` and its audit events in `session`'s transaction."""
+) -> dict[str, Any]:
+    """Write every change of `plan` and its audit events in `session`'s transaction; returns
+    the run's undo record (core.runs): the accounts created, each changed account's values
+    before, and its version after."""
     creates = [c for c in plan.changes if c.action == "create"]
     others = [c for c in plan.changes if c.action != "create"]
-    audit_rows: list[dict[str, Any]] = []
     if creates:
         _create(session, plan.school, creates, stamp)
     if others:
-        _update(session, others, actor, stamp)
-    for change in plan.changes:
+        update_rows(session, others, actor, stamp)
+    write_audit(session, plan.changes, school=plan.school, run_id=run_id, actor=actor,
+                stamp=stamp)
+    return undo_of(plan.changes)
+
+
+def undo_of(changes: list[Change]) -> dict[str, Any]:
+    """The undo record of applied `changes` (JSON-ready; user ids as text keys)."""
+    undo = empty_undo()
+    for change in changes:
+        if change.action == "create":
+            undo["created"].append(change.user_id)
+            undo["after"][str(change.user_id)] = 1
+        else:
+            undo["before"][str(change.user_id)] = encode(change.before)
+            undo["after"][str(change.user_id)] = (change.version or 0) + 1
+    return undo
+
+
+def write_audit(
+    session: Session, changes: list[Change], *, school: str, run_id: int, actor: str,
+    stamp: datetime, extra: dict[str, Any] | None = None, action: str | None = None,
+) -> None:
+    """One audit event per change, in one executemany."""
+    audit_rows: list[dict[str, Any]] = []
+    for change in changes:
         detail: dict[str, Any] = {}
         if change.fields:
             detail["fields"] = list(change.fields)
@@ -163,12 +157,14 @@ def apply_plan(
         if change.action == "defer":
             until = change.values["deferred_until"]
             detail["deferred_until"] = until.isoformat()
+        if extra:
+            detail.update(extra)
         audit_rows.append({
             "at": stamp,
             "actor": actor,
-            "action": change.action,
+            "action": action or change.action,
             "user_id": change.user_id,
-            "school": plan.school,
+            "school": change.values.get("school", school),
             "reason": change.reason,
             "run_id": run_id,
             "detail": json.dumps(detail, sort_keys=True) if detail else None,
@@ -183,7 +179,7 @@ def apply_plan(
                 "school": change.from_school,
                 "reason": None,
                 "run_id": run_id,
-                "detail": json.dumps({"to_school": plan.school}),
+                "detail": json.dumps({"to_school": school}),
             })
     if audit_rows:
         session.connection().execute(insert(_AUDIT), audit_rows)
@@ -220,6 +216,7 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
             "created_at": stamp,
             "updated_at": stamp,
             "deferred_until": change.values.get("deferred_until"),
+            "leaving_seen_at": stamp if record.leaving_date is not None else None,
             "version": 1,
         })
         pair = (record.surname, record.forename)
@@ -242,7 +239,7 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
         change.fields = ()
 
 
-def _update(session: Session, changes: list[Change], actor: str, stamp: datetime) -> None:
+def update_rows(session: Session, changes: list[Change], actor: str, stamp: datetime) -> None:
     """One executemany UPDATE per set of columns; each row only if unchanged since planned."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for change in changes:

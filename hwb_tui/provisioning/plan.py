@@ -13,13 +13,16 @@ The rules of SPEC §1 and §3 live here and nowhere else:
 - a run made by an operator touches only their schools: a UPN whose account is at a school
   outside their scope is a notice ("at a school you do not manage"), never a move or any other
   change, and the notice names neither the account nor the school.
+- the deactivation limit counts only *unannounced* leavers: a deferred summer-rollover
+  deactivation falling due, or a leaving date an earlier successful run already stored, is
+  announced; a run over the limit holds its unannounced leavers for approval (`decide`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -27,6 +30,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlmodel import Session
 
+from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.leaving import rollover_until as rollover_date
@@ -34,6 +38,8 @@ from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
 from hwb_tui.provisioning.readers import Record, Roster
 
 ACTIONS = ("create", "update", "move", "deactivate", "activate", "defer")
+LIMIT_SHARE = 0.20  # more than 20% of the school's active MIS accounts ...
+LIMIT_FLOOR = 10  # ... and more than 10 unannounced leavers: held without --force or a maximum
 
 _T = User.__table__  # type: ignore[attr-defined]
 # The columns the planner reads; one query per school loads them all.
@@ -41,7 +47,8 @@ _T = User.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     "id", "username", "kind", "status", "upn", "staff_code", "surname",
     "forename", "year_group", "reg_group", "admission_number", "admission_date",
-    "leaving_date", "role", "deferred_until", "purged_at", "version", "school", "source",
+    "leaving_date", "role", "deferred_until", "purged_at", "version", "deactivated_at",
+    "deactivated_by", "deactivation_reason", "leaving_seen_at", "school", "source",
 )
 _SELECT = select(*(_T.c[name] for name in _COLUMNS))
 _SELECT_SCHOOL = select(*(_T.c[name] for name in _COLUMNS[:-2]))
@@ -65,6 +72,8 @@ class Change:
     fields: tuple[str, ...] = ()  # names of the export fields that changed (for the audit)
     from_school: str | None = None
     reason: str | None = None  # deactivate: leaver | leaver-deferred
+    announced: bool = False  # deactivate: the leaver was announced (does not count in the limit)
+    before: dict[str, Any] = field(default_factory=dict)  # the columns' values before (undo)
 
 
 class NoticeKind(StrEnum):
@@ -77,6 +86,7 @@ class NoticeKind(StrEnum):
     PURGED = "purged"
     UPN_TAKEN = "upn_taken"
     OUTSIDE_SCOPE = "outside_scope"  # the UPN's account is at a school the operator lacks
+    AWAITING_DECISION = "awaiting_decision"  # a leaver an earlier held run still holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,11 @@ class Plan:
     scope: frozenset[str] | None = None  # the schools the run may touch (None = every school)
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    # users whose deactivation an earlier run of the school holds, still waiting for a decision
+    pending: frozenset[int] = frozenset()
+    held: list[Change] = field(default_factory=list)  # deactivations held by the limit
+    supersedes: bool = False  # this run decides the earlier held plan's leavers afresh
+    seen_at: datetime = field(default_factory=clock.now)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -152,7 +167,10 @@ def make_plan(session: Session, school: str, roster: Roster, as_of: date,
     With `actor`, the plan stays within the actor's schools (see the module docstring); the
     caller has checked that `school` itself is one of them.
     """
-    plan = Plan(school=school, as_of=as_of, scope=actor.schools if actor is not None else None)
+    from hwb_tui.core.runs import pending_leavers
+
+    plan = Plan(school=school, as_of=as_of, scope=actor.schools if actor is not None else None,
+                pending=pending_leavers(session, school))
     rows = load_school(session, school)
     plan.active_mis = sum(1 for r in rows if r.status == ACTIVE)
     by_upn: dict[str, Row[Any]] = {}
@@ -219,9 +237,11 @@ def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> 
         plan.notices.append(Notice("purged", row.username, record.where))
         return
     values, changed = _field_changes(record, row, names)
+    _seen(plan, values)
     state, until = standing(record, plan.as_of)
     action: str | None = None
     reason = None
+    announced = False
     if state == "current":
         if row.deferred_until is not None:
             values["deferred_until"] = None
@@ -235,6 +255,10 @@ def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> 
     elif row.status == ACTIVE:  # a leaver
         action = "deactivate"
         reason = "leaver"
+        # announced: its rollover deferral falls due, or a successful run already stored
+        # this very leaving date
+        announced = row.deferred_until is not None or (
+            row.leaving_seen_at is not None and row.leaving_date == record.leaving_date)
         values.update(_DEACTIVATE)
         values["deactivation_reason"] = reason
     if action is None:
@@ -242,7 +266,20 @@ def _here(plan: Plan, record: Record, row: Row[Any], names: tuple[str, ...]) -> 
             return
         action = "update"
     plan.changes.append(Change(action, record, row.id, row.username, row.version, values,
-                               changed, reason=reason))
+                               changed, reason=reason, announced=announced,
+                               before=_before(row, values)))
+
+
+def _seen(plan: Plan, values: dict[str, Any]) -> None:
+    """A leaving date stored by this run is seen now (cleared with it)."""
+    if "leaving_date" in values:
+        values["leaving_seen_at"] = plan.seen_at if values["leaving_date"] is not None else None
+
+
+def _before(row: Row[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The row's values of the columns `values` sets (the derived name keys are rebuilt)."""
+    mapping = row._mapping
+    return {k: mapping[k] for k in values if k in mapping}
 
 
 def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
@@ -273,12 +310,13 @@ def _arriving(plan: Plan, record: Record, row: Row[Any] | None) -> None:
         plan.notices.append(Notice("stale_move", row.username, record.where, row.school))
         return
     values, changed = _field_changes(record, row, LEARNER_FIELDS)
+    _seen(plan, values)
     values["school"] = plan.school
     values["deferred_until"] = None
     if row.status == DEACTIVATED:
         values.update(_ACTIVATE)
     plan.changes.append(Change("move", record, row.id, row.username, row.version, values,
-                               changed, from_school=row.school))
+                               changed, from_school=row.school, before=_before(row, values)))
 
 
 def _unlisted(
@@ -301,7 +339,8 @@ def _unlisted(
             values = dict(_DEACTIVATE)
             values["deactivation_reason"] = "leaver-deferred"
             plan.changes.append(Change("deactivate", None, row.id, row.username, row.version,
-                                       values, reason="leaver-deferred"))
+                                       values, reason="leaver-deferred", announced=True,
+                                       before=_before(row, values)))
             continue
         plan.notices.append(Notice("not_in_export", row.username))
 
@@ -313,4 +352,105 @@ _ACTIVATE: dict[str, Any] = {
     "deactivation_reason": None,
 }
 # deactivated_at and deactivated_by are stamped by apply, in the transaction.
-_DEACTIVATE: dict[str, Any] = {"status": DEACTIVATED, "deferred_until": None}
+_DEACTIVATE: dict[str, Any] = {"status": DEACTIVATED, "deferred_until": None,
+                               "deactivated_at": None, "deactivated_by": None}
+# what a held leaver's deactivation sets beyond the export's fields (held back)
+_HELD_BACK = frozenset(_DEACTIVATE) | {"deactivation_reason", "leaving_seen_at"}
+
+
+# --- the deactivation limit ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Limit:
+    """The deactivation limit as it applies to one run: it counts unannounced leavers only."""
+
+    unannounced: int  # leavers this run would deactivate that nothing announced
+    announced: int  # deferred rollover leavers falling due, leaving dates already seen
+    active: int
+    maximum: int | None  # --max-deactivations
+    force: bool
+    pending: int = 0  # leavers an earlier run holds, still waiting for a decision
+
+    @property
+    def over_default(self) -> bool:
+        """More than 20% of the active MIS accounts, and more than 10."""
+        return self.unannounced > LIMIT_FLOOR and self.unannounced > self.active * LIMIT_SHARE
+
+    @property
+    def held(self) -> bool:
+        if self.force:
+            return False
+        if self.maximum is not None:
+            # an explicit maximum replaces the default rule, in both directions
+            return self.unannounced > self.maximum
+        return self.over_default
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deactivations": self.unannounced, "announced": self.announced,
+                "pending": self.pending, "active": self.active, "maximum": self.maximum,
+                "force": self.force, "held": self.held}
+
+
+def check_limit(plan: Plan, maximum: int | None, force: bool) -> Limit:
+    """The limit for `plan` as planned (before `decide`)."""
+    unannounced = announced = pending = 0
+    for change in plan.changes:
+        if change.action != "deactivate":
+            continue
+        if change.announced:
+            announced += 1
+        elif change.user_id in plan.pending:
+            pending += 1
+        else:
+            unannounced += 1
+    return Limit(unannounced, announced, plan.active_mis, maximum, force, pending)
+
+
+def decide(plan: Plan, maximum: int | None, force: bool) -> Limit:
+    """Apply the limit to `plan`: over it, the unannounced leavers move to `plan.held` (their
+    export fields are still stored, their deactivation waits for approval). Leavers an earlier
+    run holds stay in that run's held plan, unless this run holds or is forced: then it
+    decides them afresh and replaces the earlier held plan."""
+    limit = check_limit(plan, maximum, force)
+    plan.supersedes = limit.held or force
+    kept: list[Change] = []
+    for change in plan.changes:
+        if change.action == "deactivate" and not change.announced:
+            if limit.held:
+                plan.held.append(change)
+                update = _fields_only(change)
+                if update is not None:
+                    kept.append(update)
+                continue
+            if change.user_id in plan.pending and not plan.supersedes:
+                plan.notices.append(Notice(NoticeKind.AWAITING_DECISION, change.username,
+                                           change.record.where if change.record else None))
+                update = _fields_only(change)
+                if update is not None:
+                    kept.append(update)
+                continue
+        kept.append(change)
+    plan.changes = kept
+    return limit
+
+
+def _fields_only(change: Change) -> Change | None:
+    """A held leaver's export fields as an update (its leaving date stored, not yet seen by a
+    successful run), or None when none changed."""
+    values = {k: v for k, v in change.values.items() if k not in _HELD_BACK}
+    if not values:
+        return None
+    before = {k: v for k, v in change.before.items() if k in values}
+    return Change("update", change.record, change.user_id, change.username, change.version,
+                  values, change.fields, before=before)
+
+
+def still_leaving(kind: str, year_group: int | None, leaving_date: date | None,
+                  as_of: date) -> bool:
+    """A held leaver re-checked when the held plan is approved: is the account, as the school's
+    latest successful export left it, still a leaver on `as_of`?"""
+    if leaving_date is None:
+        return False
+    record = Record(kind=kind, identity="", surname="", forename="", file="", line=0,
+                    leaving_date=leaving_date, year_group=year_group)
+    return standing(record, as_of)[0] == "leaver"

@@ -1,8 +1,9 @@
 """One provisioning run over many files and schools: read, plan, check, apply, record, report.
 
 Each school's files are applied together in that school's own transaction; a school whose input
-is rejected or whose run the deactivation limit blocks changes nothing, and its run is recorded
-(with that outcome) in a separate small transaction so the console can show the failure.
+is rejected changes nothing, and its run is recorded (with that outcome) in a separate small
+transaction so the console can show the failure. A run over the deactivation limit is held: it
+applies everything else and keeps its unannounced leavers as a held plan (core.runs).
 
 A run is made by an actor: the provisioning client (the scheduled job, every school) or, from the
 console, an operator. An operator's run is held to what the operator may do at each step: every
@@ -37,17 +38,20 @@ from hwb_tui.core.errors import (
     UsageError,
 )
 from hwb_tui.core.models import ProvisioningRun, School
+from hwb_tui.core.runs import HeldState, Outcome, held_until, supersede
 from hwb_tui.core.schools import closed_error, registered_many
 from hwb_tui.i18n import t
-from hwb_tui.provisioning.apply import Limit, apply_plan, check_limit
-from hwb_tui.provisioning.plan import Plan, make_plan
+from hwb_tui.provisioning.apply import apply_plan
+from hwb_tui.provisioning.plan import Change, Limit, Plan, decide, make_plan
 from hwb_tui.provisioning.readers import Roster, combine, read_export
 from hwb_tui.provisioning.sources import gather, is_dfes, require_named_for
 
 _DFES_AT_START = re.compile(r"^(\d{7})(?!\d)")
 _DFES = re.compile(r"^\d{7}$")
 # exit status per outcome (SPEC §3); the command's status is the worst of its schools
-EXIT = {"applied": 0, "planned": 0, "rejected": 1, "blocked": 3, "failed": 4, "skipped": 4}
+EXIT: dict[str, int] = {Outcome.APPLIED: 0, Outcome.PLANNED: 0, Outcome.REJECTED: 1,
+                        Outcome.HELD: 3,
+                        Outcome.BLOCKED: 3, Outcome.FAILED: 4, Outcome.SKIPPED: 4}
 COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
           "not_in_export", "invalid")
 _COUNT_OF_ACTION = {"create": "created", "update": "updated", "move": "moved",
@@ -101,12 +105,13 @@ class SchoolResult:
     """What the run did (or would do, or refused to do) for one school."""
 
     school: str
-    outcome: str  # applied | planned | rejected | blocked | failed | skipped
+    outcome: str  # applied | planned | rejected | held | failed | skipped (core.runs.Outcome)
     files: list[FileSummary] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     errors: list[str] = field(default_factory=list)  # file:line:field: reason
     message: str | None = None  # a reason for the whole school (unknown school, database, …)
     deactivations: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)  # leavers held for a decision
     not_in_export: list[str] = field(default_factory=list)  # usernames
     notices: list[dict[str, Any]] = field(default_factory=list)  # late leavers and the like
     limit: dict[str, Any] | None = None
@@ -235,14 +240,6 @@ def _ticker(
     return tick
 
 
-class _Blocked(Exception):
-    """Raised inside the write transaction to roll it back when the limit blocks the run."""
-
-    def __init__(self, plan: Plan, limit: Limit) -> None:
-        self.plan = plan
-        self.limit = limit
-
-
 def _school(
     store: Store,
     actor: Actor,
@@ -283,9 +280,9 @@ def _school(
             now = recheck(session, actor)
             now.require_school(dfes)
             plan = make_plan(session, dfes, roster, as_of, now)
-        limit = check_limit(plan, options.max_deactivations, options.force)
+        limit = decide(plan, options.max_deactivations, options.force)
         _fill(result, plan, limit, roster)
-        result.outcome = "planned"
+        result.outcome = Outcome.PLANNED
         return result
     try:
         with store.write() as session:
@@ -298,21 +295,24 @@ def _school(
             inserted = conn.execute(insert(_RUNS).values(**run_values)).inserted_primary_key
             run_id = int(inserted[0]) if inserted is not None else 0
             plan = make_plan(session, dfes, roster, as_of, now)
-            limit = check_limit(plan, options.max_deactivations, options.force)
-            if limit.blocked:
-                raise _Blocked(plan, limit)
+            limit = decide(plan, options.max_deactivations, options.force)
             tick("apply", len(plan.changes))
-            apply_plan(session, plan, run_id=run_id, actor=actor.login, stamp=clock.now())
-            result.outcome = "applied"
+            undo = apply_plan(session, plan, run_id=run_id, actor=actor.login,
+                              stamp=clock.now())
+            result.outcome = Outcome.HELD if plan.held else Outcome.APPLIED
             result.run_id = run_id
             _fill(result, plan, limit, roster)
-            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**_finish_values(result)))
-    except _Blocked as blocked:
-        _fill(result, blocked.plan, blocked.limit, roster)
-        result.outcome = "blocked"
-        result.message = t("provisioning.blocked", lang, count=blocked.limit.deactivations,
-                           active=blocked.limit.active)
-        _record_failure(store, actor, result, options, as_of, started)
+            if plan.held:
+                result.message = t("provisioning.held", lang, count=len(plan.held),
+                                   active=limit.active, run_id=run_id)
+            finish = _finish_values(result)
+            finish["undo"] = json.dumps(undo, separators=(",", ":"))
+            if plan.supersedes or plan.held:
+                supersede(session, dfes, run_id)
+            if plan.held:
+                finish.update(held=json.dumps(result.held, ensure_ascii=False),
+                              held_state=HeldState.HELD.value, held_until=held_until(started))
+            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**finish))
     except HwbError as exc:
         if isinstance(exc, (DatabaseUnavailable, *_AUTHORITY)):
             raise
@@ -323,18 +323,13 @@ def _school(
 
 
 def _fill(result: SchoolResult, plan: Plan, limit: Limit, roster: Roster) -> None:
-    """Counts, deactivations and notices of `plan` into `result`."""
+    """Counts, deactivations, held leavers and notices of `plan` into `result`."""
     for change in plan.changes:
         result.counts[_COUNT_OF_ACTION[change.action]] += 1
         if change.action == "deactivate":
-            record = change.record
-            result.deactivations.append({
-                "username": change.username,
-                "reason": change.reason,
-                "leaving_date": record.leaving_date.isoformat()
-                if record is not None and record.leaving_date else None,
-                "where": record.where if record is not None else None,
-            })
+            result.deactivations.append(_leaver(change))
+    for change in plan.held:
+        result.held.append({"user_id": change.user_id, **_leaver(change)})
     for notice in plan.notices:
         if notice.what == "not_in_export":
             result.not_in_export.append(notice.username or "")
@@ -342,8 +337,18 @@ def _fill(result: SchoolResult, plan: Plan, limit: Limit, roster: Roster) -> Non
             result.notices.append({"what": notice.what, "username": notice.username,
                                    "where": notice.where, "other_school": notice.other_school})
     result.counts["not_in_export"] = len(result.not_in_export)
-    result.limit = {"deactivations": limit.deactivations, "active": limit.active,
-                    "maximum": limit.maximum, "force": limit.force, "blocked": limit.blocked}
+    result.limit = limit.as_dict()
+
+
+def _leaver(change: Change) -> dict[str, Any]:
+    record = change.record
+    return {
+        "username": change.username,
+        "reason": change.reason,
+        "leaving_date": record.leaving_date.isoformat()
+        if record is not None and record.leaving_date else None,
+        "where": record.where if record is not None else None,
+    }
 
 
 def _run_values(
@@ -368,19 +373,23 @@ def _finish_values(result: SchoolResult) -> dict[str, Any]:
     values: dict[str, Any] = {"outcome": result.outcome, "finished_at": clock.now()}
     for name in COUNTS:
         values[name] = result.counts[name]
+    values["report"] = json.dumps(_stored(result), ensure_ascii=False, sort_keys=True)
+    return values
+
+
+def _stored(result: SchoolResult) -> dict[str, Any]:
     stored = result.as_dict()
     if len(result.errors) > STORED_ERRORS:
         stored["errors"] = result.errors[:STORED_ERRORS]
         stored["errors_total"] = len(result.errors)
-    values["report"] = json.dumps(stored, ensure_ascii=False, sort_keys=True)
-    return values
+    return stored
 
 
 def _record_failure(
     store: Store, actor: Actor, result: SchoolResult, options: ProvisionOptions, as_of: date,
     started: Any,
 ) -> None:
-    """A rejected or blocked run, recorded on its own: accounts and audit are untouched."""
+    """A rejected or failed run, recorded on its own: accounts and audit are untouched."""
     with store.write() as session:
         recheck(session, actor).require_school(result.school)
         values = _run_values(actor, result, options, as_of, started, result.outcome)

@@ -46,7 +46,7 @@ def _leavers(write: Writer, active: int, leaving: int) -> Path:
 
 # --- the deactivation limit ------------------------------------------------------------------
 
-@pytest.mark.parametrize("active,leaving,blocked", [
+@pytest.mark.parametrize("active,leaving,held", [
     (100, 20, False),  # exactly 20%: allowed
     (100, 21, True),   # just over 20% and over 10
     (50, 10, False),   # 20% but not over 10 accounts
@@ -55,22 +55,28 @@ def _leavers(write: Writer, active: int, leaving: int) -> Path:
     (10, 10, False),   # every account of a small school: 10 is not more than 10
 ])
 def test_deactivation_limit(any_schools: Store, write: Writer, active: int, leaving: int,
-                            blocked: bool) -> None:
+                            held: bool) -> None:
     _school_of(any_schools, write, active)
-    before = table_dump(any_schools)
     report = run(any_schools, [_leavers(write, active, leaving)])
     school = report.schools[0]
-    if blocked:
-        assert (report.exit_code, school.outcome) == (3, "blocked")
-        assert table_dump(any_schools) == before  # nothing changed
-        assert school.counts["deactivated"] == leaving  # the report says how many ...
-        assert len(school.deactivations) == leaving  # ... and which
-        assert school.limit == {"deactivations": leaving, "active": active, "maximum": None,
-                                "force": False, "blocked": True}
+    if held:
+        assert (report.exit_code, school.outcome) == (3, "held")
+        got = users(any_schools)
+        assert all(u.status == ACTIVE for u in got.values())  # nobody deactivated ...
+        # ... though their leaving dates are stored (not yet seen by a successful run)
+        assert {u.upn for u in got.values() if u.leaving_date == LEFT} == {
+            upn(i) for i in range(1, leaving + 1)}
+        assert all(u.leaving_seen_at is None for u in got.values())
+        assert school.counts["deactivated"] == 0
+        assert len(school.held) == leaving  # the report names every held leaver
+        assert school.limit == {"deactivations": leaving, "announced": 0, "pending": 0,
+                                "active": active, "maximum": None, "force": False,
+                                "held": True}
         assert str(leaving) in (school.message or "")
         last = runs(any_schools)[-1]
-        assert (last.outcome, last.deactivated) == ("blocked", leaving)
-        assert json.loads(last.report or "{}")["deactivations"][0]["username"]
+        assert (last.outcome, last.deactivated, last.held_state) == ("held", 0, "held")
+        assert len(json.loads(last.held or "[]")) == leaving
+        assert json.loads(last.report or "{}")["held"][0]["username"]
     else:
         assert (report.exit_code, school.outcome) == (0, "applied")
         assert school.counts["deactivated"] == leaving
@@ -82,12 +88,12 @@ def test_force_overrides_the_limit(any_schools: Store, write: Writer) -> None:
     assert (report.exit_code, report.schools[0].counts["deactivated"]) == (0, 15)
 
 
-@pytest.mark.parametrize("maximum,blocked", [(15, False), (20, False), (14, True)])
+@pytest.mark.parametrize("maximum,held", [(15, False), (20, False), (14, True)])
 def test_max_deactivations_sets_the_limit(any_schools: Store, write: Writer, maximum: int,
-                                          blocked: bool) -> None:
+                                          held: bool) -> None:
     _school_of(any_schools, write, 30)
     report = run(any_schools, [_leavers(write, 30, 15)], max_deactivations=maximum)
-    assert report.exit_code == (3 if blocked else 0)
+    assert report.exit_code == (3 if held else 0)
 
 
 def test_max_deactivations_also_caps_a_small_run(any_schools: Store, write: Writer) -> None:
@@ -123,8 +129,8 @@ def test_dry_run_plans_and_changes_nothing(any_schools: Store, write: Writer) ->
                  dry_run=True)
     school = report.schools[0]
     assert (report.exit_code, school.outcome, school.run_id) == (0, "planned", None)
-    assert (school.counts["deactivated"], school.counts["created"]) == (15, 1)
-    assert school.limit is not None and school.limit["blocked"]  # the preview warns
+    assert (len(school.held), school.counts["created"]) == (15, 1)
+    assert school.limit is not None and school.limit["held"]  # the preview warns
     assert table_dump(any_schools) == before
     assert len(runs(any_schools)) == runs_before
 
@@ -218,10 +224,10 @@ def test_many_schools_by_file_name_one_bad_school_blocks_only_itself(
 def test_exit_status_is_the_worst_school(any_schools: Store, write: Writer) -> None:
     run(any_schools, [write("seed.csv", SIMS_LEARNERS,
                             [learner_row(i) for i in range(1, 21)])])
-    blocked = write("6612001-x.csv", SIMS_LEARNERS,
-                    [learner_row(i, leaving=LEFT) for i in range(1, 21)])
+    held = write("6612001-x.csv", SIMS_LEARNERS,
+                 [learner_row(i, leaving=LEFT) for i in range(1, 21)])
     rejected = write("6612002-x.csv", SIMS_LEARNERS, [",Jones,Siân,1,,,9,9A"])
-    report = run(any_schools, [blocked, rejected], school=None)
+    report = run(any_schools, [held, rejected], school=None)
     assert [s.exit_code for s in report.schools] == [3, 1]
     assert report.exit_code == 3
 

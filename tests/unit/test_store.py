@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlmodel import select
 
 from hwb_tui.core import accounts
 from hwb_tui.core.db import LATEST, Store, open_store
@@ -54,3 +55,31 @@ def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
     store.dispose()
+
+
+def test_an_old_database_is_upgraded_to_remember_seen_leaving_dates(any_store: Store) -> None:
+    """A version-2 database (no held plans, no undo, no leaving_seen_at) is upgraded in place;
+    leaving dates it already holds were stored by applied runs, so they count as seen."""
+    from datetime import date
+
+    from hwb_tui.core.models import User
+
+    with any_store.write() as s:
+        b.school(s)
+        left = b.user(s, "Jones", "Sian", kind="learner", upn=b.learner_upn("6612001", 1))
+        left.leaving_date = date(2026, 7, 20)
+        b.user(s, "Evans", "Ian", kind="learner", upn=b.learner_upn("6612001", 2))
+    added = {"user": ["leaving_seen_at"],
+             "provisioningrun": ["held", "held_state", "held_until", "decided_by", "decided_at",
+                                 "superseded_by", "undo", "revert_of"]}
+    with any_store.write() as s:
+        for table, columns in added.items():
+            for column in columns:
+                s.execute(text(f'ALTER TABLE "{table}" DROP COLUMN {column}'))
+        s.execute(text("UPDATE meta SET value = '2' WHERE key='schema_version'"))
+    assert any_store.migrate() == LATEST
+    with any_store.read() as s:
+        rows = {u.upn: u for u in s.exec(select(User))}
+    seen = rows[b.learner_upn("6612001", 1)]
+    assert seen.leaving_seen_at is not None and seen.leaving_seen_at == seen.updated_at
+    assert rows[b.learner_upn("6612001", 2)].leaving_seen_at is None

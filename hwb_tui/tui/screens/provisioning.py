@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from sqlalchemy import func
-from sqlmodel import col, select
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,8 +17,9 @@ from textual.widgets import DataTable, Footer, Static
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
-from hwb_tui.core.models import ProvisioningRun, School
+from hwb_tui.core.models import ProvisioningRun
 from hwb_tui.core.names import display_safe
+from hwb_tui.core.runs import aware, list_runs, stale_schools
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
 
@@ -28,45 +27,17 @@ if TYPE_CHECKING:
     from hwb_tui.tui.app import HwbApp
 
 RUNS_SHOWN = 500  # newest runs listed: a night of a whole LA's schools and more
-STALE_AFTER = timedelta(days=7)
-SUCCESS = ("applied",)
 
 
 def read_runs(store: Store, actor: Actor, now: datetime) -> tuple[list[ProvisioningRun],
                                                                    list[str]]:
     """The newest runs in scope, and the schools in scope whose last successful run is stale."""
     with store.read() as session:
-        stmt = select(ProvisioningRun)
-        last = (select(ProvisioningRun.school, func.max(ProvisioningRun.started_at))
-                .where(col(ProvisioningRun.outcome).in_(SUCCESS),
-                       col(ProvisioningRun.dry_run).is_(False))
-                .group_by(col(ProvisioningRun.school)))
-        schools = select(School.dfes)
-        if actor.schools is not None:
-            scope = sorted(actor.schools)
-            stmt = stmt.where(col(ProvisioningRun.school).in_(scope))
-            last = last.where(col(ProvisioningRun.school).in_(scope))
-            schools = schools.where(col(School.dfes).in_(scope))
-        runs = list(session.exec(
-            stmt.order_by(col(ProvisioningRun.started_at).desc(), col(ProvisioningRun.id).desc())
-            .limit(RUNS_SHOWN)).all())
-        last_success = {school: at for school, at in session.exec(last)}
-        # A school that has runs but no recent success is flagged; so is one whose runs all
-        # failed. Schools never provisioned at all are flagged only if they have any run.
-        run_schools = set(session.exec(select(ProvisioningRun.school).distinct()))
-        known = set(session.exec(schools))
-    stale = []
-    for school in sorted(run_schools & known):
-        at = last_success.get(school)
-        if at is None or _aware(at) < now - STALE_AFTER:
-            stale.append(school)
-    return runs, stale
+        return list_runs(session, actor, RUNS_SHOWN), stale_schools(session, actor, now)
 
 
 def _aware(stamp: datetime) -> datetime:
-    from datetime import UTC
-
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return aware(stamp)
 
 
 class ProvisioningPane(Vertical):
