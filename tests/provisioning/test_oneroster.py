@@ -121,10 +121,12 @@ def test_every_enrollment_or_role_ended_is_a_leaver(schools: Store, tmp_path: Pa
     assert got[upn(3)].status == ACTIVE
 
 
-def test_a_learner_moves_between_schools_by_upn(any_schools: Store, tmp_path: Path) -> None:
-    run(any_schools, [two_schools().zip(tmp_path / "a.zip")], school=None, as_of=TODAY)
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_learner_moves_between_schools_by_upn(any_schools: Store, tmp_path: Path,
+                                                version: str) -> None:
+    run(any_schools, [two_schools(version).zip(tmp_path / "a.zip")], school=None, as_of=TODAY)
     before = users(any_schools)[upn(1)]
-    s = two_schools()
+    s = two_schools(version)
     s.users = [u for u in s.users if u["sourcedId"] != "u1"]
     s.links = [e for e in s.links if e["userSourcedId"] != "u1"]
     # left school A at half term (its enrollment ended), now at school B
@@ -138,11 +140,13 @@ def test_a_learner_moves_between_schools_by_upn(any_schools: Store, tmp_path: Pa
     assert counts[OTHER]["moved"] == 1 and counts[SCHOOL]["deactivated"] == 0
 
 
-def test_the_summer_rollover_defers_a_year_11_leaver(schools: Store, tmp_path: Path) -> None:
-    s = OneRoster().school(SCHOOL)
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_the_summer_rollover_defers_a_year_11_leaver(schools: Store, tmp_path: Path,
+                                                     version: str) -> None:
+    s = OneRoster(version=version).school(SCHOOL)
     s.student("u1", upn(1), "Llywelyn", "Siân", SCHOOL, grades="11", begin="2021-09-01")
     run(schools, [s.zip(tmp_path / "a.zip")], school=None, as_of=date(2026, 6, 1))
-    s = OneRoster().school(SCHOOL)
+    s = OneRoster(version=version).school(SCHOOL)
     s.student("u1", upn(1), "Llywelyn", "Siân", SCHOOL, grades="11", begin="2021-09-01",
               end="2026-07-17")
     report = run(schools, [s.zip(tmp_path / "b.zip")], school=None, as_of=date(2026, 7, 20))
@@ -154,9 +158,11 @@ def test_the_summer_rollover_defers_a_year_11_leaver(schools: Store, tmp_path: P
     assert users(schools)[upn(1)].status == DEACTIVATED
 
 
-def test_absence_from_a_bulk_set_never_deactivates(schools: Store, tmp_path: Path) -> None:
-    run(schools, [two_schools().zip(tmp_path / "a.zip")], school=None, as_of=TODAY)
-    s = two_schools()
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_absence_from_a_bulk_set_never_deactivates(schools: Store, tmp_path: Path,
+                                                   version: str) -> None:
+    run(schools, [two_schools(version).zip(tmp_path / "a.zip")], school=None, as_of=TODAY)
+    s = two_schools(version)
     s.users = [u for u in s.users if u["sourcedId"] not in ("u1", "t1")]
     for u in s.users:
         u["enabledUser"] = "false"  # whatever it says of the others
