@@ -41,6 +41,8 @@ def _held_runs_and_undo(conn: Connection) -> None:
         have = {c["name"] for c in inspect(conn).get_columns(table)}
         for name, kind in columns:
             if name not in have:
+                if kind == "TIMESTAMP" and conn.dialect.name == "postgresql":
+                    kind = "TIMESTAMP WITH TIME ZONE"  # as the models make them
                 conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN {name} {kind}')
         if table == "user" and "leaving_seen_at" not in have:
             conn.exec_driver_sql('UPDATE "user" SET leaving_seen_at = updated_at '

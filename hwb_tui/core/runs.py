@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, DateTime, func, update
+from sqlalchemy import Date, DateTime, TypeDecorator, func, update
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
@@ -197,8 +197,9 @@ def decode(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         kind = _USERS.c[name].type
+        kind = kind.impl if isinstance(kind, TypeDecorator) else kind  # sqlmodel's UTCDateTime
         if value is not None and isinstance(kind, DateTime):
-            value = datetime.fromisoformat(value)
+            value = aware(datetime.fromisoformat(value))
         elif value is not None and isinstance(kind, Date):
             value = date.fromisoformat(value)
         out[name] = value

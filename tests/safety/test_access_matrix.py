@@ -7,6 +7,7 @@ would run it. A refusal changes nothing (the database digest is the same before 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -719,3 +720,133 @@ def test_cli_leaving_soon_shows_only_schools_in_scope(cli_dir: Directory, run: R
     assert code == 0, err
     expected = {HOME, AWAY} if role == "admin-all" else {HOME}
     assert {r["school"] for r in json.loads(out)} == expected
+
+
+# ---- provisioning runs: show, approve, discard, revert (issue 14) ---------------------------
+
+RUN_ACTIONS = ("show", "approve", "discard", "revert")
+# admin: refused as not a Hwb administrator (revert needs one; a Digital Champion decides held
+# runs of their school but does not undo runs).
+RUNS_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
+    # (role, school)            show       approve    discard    revert
+    ("admin-all", "home"):     ("ok",      "ok",      "ok",      "ok"),
+    ("admin-all", "away"):     ("ok",      "ok",      "ok",      "ok"),
+    ("admin-listed", "home"):  ("ok",      "ok",      "ok",      "ok"),
+    ("admin-listed", "away"):  ("scope",   "scope",   "scope",   "scope"),
+    ("champion", "home"):      ("ok",      "ok",      "ok",      "admin"),
+    ("champion", "away"):      ("scope",   "scope",   "scope",   "admin"),
+    ("unknown", "home"):       ("refused", "refused", "refused", "refused"),
+    ("unknown", "away"):       ("refused", "refused", "refused", "refused"),
+    ("disabled", "home"):      ("refused", "refused", "refused", "refused"),
+    ("disabled", "away"):      ("refused", "refused", "refused", "refused"),
+}
+
+
+def seed_runs(d: Directory) -> dict[str, int]:
+    """Per school: a held run to approve, one to discard, and an applied run to revert (it
+    set the learner's registration group)."""
+    from hwb_tui.core import clock
+    from hwb_tui.core.runs import held_until
+
+    ids: dict[str, int] = {}
+    now = clock.now()
+    with d.store.write() as s:
+        for where, dfes in SCHOOL.items():
+            learner = s.get(User, d.ids[f"learner-{where}"])
+            assert learner is not None
+            held = json.dumps([{"user_id": learner.id, "username": learner.username,
+                                "leaving_date": "2026-07-20", "reason": "leaver",
+                                "where": "x.csv:2"}])
+            for name in ("approve", "discard", "revert"):
+                r = ProvisioningRun(
+                    started_at=now, finished_at=now, school=dfes, actor="provisioning-client",
+                    files="[]", sha256="[]", format="sims-learners", as_of=now.date(),
+                    outcome="applied" if name == "revert" else "held",
+                    held=None if name == "revert" else held,
+                    held_state=None if name == "revert" else "held",
+                    held_until=None if name == "revert" else held_until(now),
+                    undo=json.dumps({"created": [], "before": {
+                        str(learner.id): {"reg_group": "9Z"}}, "after": {
+                        str(learner.id): learner.version}}) if name == "revert" else None)
+                s.add(r)
+                s.flush()
+                assert r.id is not None
+                ids[f"{name}-{where}"] = r.id
+    return ids
+
+
+def _runs_digest(store: Store) -> list[tuple[object, ...]]:
+    with store.read() as s:
+        return [(r.id, r.held_state, r.decided_by, r.deactivated) for r in
+                s.exec(select(ProvisioningRun).order_by(col(ProvisioningRun.id)))]
+
+
+def _core_run_action(session: Session, actor: Actor, action: str, run_id: int) -> None:
+    from hwb_tui.core.runs import get_run
+    from hwb_tui.provisioning import decide
+
+    if action == "show":
+        access.recheck(session, actor)
+        get_run(session, actor, run_id)
+    elif action == "approve":
+        decide.approve(session, actor, run_id)
+    elif action == "discard":
+        decide.discard(session, actor, run_id)
+    else:
+        decide.revert(session, actor, run_id)
+
+
+@pytest.mark.parametrize("role,where", list(RUNS_MATRIX))
+def test_core_runs_matrix(core_dir: Directory, role: str, where: str) -> None:
+    from hwb_tui.core.runs import RunNotFound
+
+    d = core_dir
+    runs = seed_runs(d)
+    for action, expected in zip(RUN_ACTIONS, RUNS_MATRIX[(role, where)], strict=True):
+        cell = f"{role} × {where} × runs {action}: expected {expected}"
+        run_id = runs[f"{'approve' if action == 'show' else action}-{where}"]
+        before, runs_before = db_digest(d.store), _runs_digest(d.store)
+        if expected == "refused":
+            with pytest.raises(UnknownOperator if role == "unknown" else OperatorDisabled):
+                _actor(d, role)
+            continue
+        actor = _actor(d, role)
+        errors = {"scope": RunNotFound, "admin": NotPermitted}
+        if expected in errors:
+            with pytest.raises(errors[expected]), d.store.write() as s:
+                _core_run_action(s, actor, action, run_id)
+            assert (db_digest(d.store), _runs_digest(d.store)) == (before, runs_before), cell
+            continue
+        with d.store.write() as s:
+            _core_run_action(s, actor, action, run_id)
+        if action == "show":
+            assert db_digest(d.store) == before, cell
+            continue
+        audit_action = {"approve": "run_approve", "discard": "run_discard",
+                        "revert": "revert"}[action]
+        mine = [e for e in events_by(d.store, actor.login) if e.action == audit_action]
+        assert [e.school for e in mine][-1:] == [SCHOOL[where]], cell
+
+
+@pytest.mark.parametrize("role,where", list(RUNS_MATRIX))
+def test_cli_runs_matrix(cli_dir: Directory, run: Run, role: str, where: str) -> None:
+    d = cli_dir
+    runs = seed_runs(d)
+    for action, expected in zip(RUN_ACTIONS, RUNS_MATRIX[(role, where)], strict=True):
+        run_id = runs[f"{'approve' if action == 'show' else action}-{where}"]
+        before, runs_before = db_digest(d.store), _runs_digest(d.store)
+        code, out, err = run(role, "runs", action, str(run_id), "--json")
+        if expected != "ok":
+            _one_line_refusal(code, out, err)
+            if expected == "refused":
+                assert LOGINS[role] in err
+            assert (db_digest(d.store), _runs_digest(d.store)) == (before, runs_before)
+            continue
+        assert code == 0, err
+        data = json.loads(out)
+        if action == "show":
+            assert data["school"] == SCHOOL[where]
+        elif action in ("approve", "discard"):
+            assert data["decided_by"] == LOGINS[role]
+        else:
+            assert data["school"] == SCHOOL[where] and len(data["put_back"]) == 1
