@@ -10,6 +10,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Input
+from textual.worker import Worker
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
@@ -17,6 +18,7 @@ from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.operators import remember_language
 from hwb_tui.i18n import normalise_language, set_language, t
+from hwb_tui.tui import failures
 from hwb_tui.tui.screens.help import HelpScreen
 from hwb_tui.tui.screens.main import MainScreen
 
@@ -84,7 +86,11 @@ class HwbApp(App[None]):
                 screen.reload(screen.table.selected)
         self._remember_language(self.lang)
 
-    @work(thread=True, exclusive=True, group="language")
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if failures.failed(event):
+            failures.report(self, event.worker.error)
+
+    @work(thread=True, exclusive=True, group="language", exit_on_error=False)
     def _remember_language(self, lang: str) -> None:
         try:
             with self.store.write() as session:

@@ -6,7 +6,6 @@ import pytest
 from textual.widgets import Static
 
 from hwb_tui.i18n import t
-from hwb_tui.tui.screens import main as main_screen
 from hwb_tui.tui.widgets import user_table
 from tests.tui.conftest import Seed
 
@@ -15,7 +14,6 @@ from tests.tui.conftest import Seed
 async def test_a_search_count_stops_at_the_cap(seed: Seed, lang: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(user_table, "COUNT_CAP", 2)
-    monkeypatch.setattr(main_screen, "COUNT_CAP", 2)
     app = seed.app(lang=lang)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.worker import Worker
 
 from hwb_tui.core import accounts
 from hwb_tui.core.access import Actor
@@ -23,6 +24,7 @@ from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import NON_MIS_KINDS, User
 from hwb_tui.i18n import t
+from hwb_tui.tui import failures
 from hwb_tui.tui.keys import localise_bindings
 
 
@@ -98,7 +100,11 @@ class AddUserModal(ModalScreen[User | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    @work(thread=True, exclusive=True, group="add-user")
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if failures.failed(event):
+            failures.report(self, event.worker.error)
+
+    @work(thread=True, exclusive=True, group="add-user", exit_on_error=False)
     def _add(self, kind: str, school: str, forename: str, surname: str, lifetime: str) -> None:
         try:
             with self.store.write() as session:

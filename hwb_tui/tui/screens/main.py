@@ -11,12 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
+from textual.worker import Worker
 
 from hwb_tui.core import accounts, directory
 from hwb_tui.core.directory import Query
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import School, User
 from hwb_tui.i18n import t
+from hwb_tui.tui import failures
 from hwb_tui.tui.keys import localise_bindings
 from hwb_tui.tui.screens.add_user import AddUserModal
 from hwb_tui.tui.screens.confirm import ConfirmModal
@@ -25,7 +27,7 @@ from hwb_tui.tui.screens.provisioning import ProvisioningPane
 from hwb_tui.tui.widgets.details import DetailsPanel
 from hwb_tui.tui.widgets.header import HeaderBar
 from hwb_tui.tui.widgets.sidebar import Sidebar
-from hwb_tui.tui.widgets.user_table import COUNT_CAP, UserTable
+from hwb_tui.tui.widgets.user_table import UserTable
 
 if TYPE_CHECKING:
     from hwb_tui.tui.app import HwbApp
@@ -131,12 +133,11 @@ class MainScreen(Screen[None]):
     _expiring = 0
 
     def _show_count(self, total: int | None) -> None:
-        searching = self.table.query_ is not None and bool(self.table.query_.search.strip())
         if total is None:
             text = "…"
-        elif total > COUNT_CAP and searching:
-            # a search's count stops past the cap (user_table.count_matches)
-            text = t("tui.count_over", self.lang, count=f"{COUNT_CAP:,}")
+        elif self.table.count_is_over_cap(total):
+            # a search's count stops past the cap (core.user_window.DirectorySource.count)
+            text = t("tui.count_over", self.lang, count=f"{self.table.source.count_cap:,}")
         else:
             text = t("tui.count", self.lang, count=f"{total:,}")
         self.query_one("#count", Static).update(Text(text))
@@ -291,13 +292,16 @@ class MainScreen(Screen[None]):
         if self.status not in ("active", "all"):
             self.status = "active"
             self.query_one(Sidebar).show(self.view, self.lang, self.status)
-        self.table.cache.clear()
         self.reload(user)
         self._count_expiring()
 
     # ---- workers: every database call off the event loop -------------------------------------
 
-    @work(thread=True, group="change")
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if failures.failed(event):
+            failures.report(self, event.worker.error)
+
+    @work(thread=True, group="change", exit_on_error=False)
     def _change(self, action: str, user: User, lifetime: str | None) -> None:
         app = self.hwb
         assert user.id is not None
@@ -333,7 +337,7 @@ class MainScreen(Screen[None]):
         self.notify(exc.message(self.lang), severity="warning", timeout=10)
         self._refresh_user(user)
 
-    @work(thread=True, group="refresh-user")
+    @work(thread=True, group="refresh-user", exit_on_error=False)
     def _refresh_user(self, user: User) -> None:
         app = self.hwb
         assert user.id is not None
@@ -345,7 +349,7 @@ class MainScreen(Screen[None]):
         app.call_from_thread(self.table.replace_row, fresh)
         app.call_from_thread(self.table.recount)
 
-    @work(thread=True, group="schools")
+    @work(thread=True, group="schools", exit_on_error=False)
     def _load_schools(self) -> None:
         from sqlmodel import col, select
 
@@ -361,7 +365,7 @@ class MainScreen(Screen[None]):
         self.school_names = names
         self._show_details(self.table.selected)
 
-    @work(thread=True, exclusive=True, group="expiring")
+    @work(thread=True, exclusive=True, group="expiring", exit_on_error=False)
     def _count_expiring(self) -> None:
         app = self.hwb
         query = Query(view="non-mis", status="expiring", today=app.today)
