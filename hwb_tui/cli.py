@@ -16,7 +16,7 @@ from hwb_tui.i18n import install_argparse_translation, language_from_env, set_la
 # Each command lives in hwb_tui/commands/<name>.py with register(subparsers) and run(args, ctx).
 # Modules are imported only to register their parser; none imports Textual at import time.
 COMMANDS = ("demo", "provision", "users", "audit", "runs", "operators", "schools",
-            "housekeeping")
+            "housekeeping", "health")
 
 
 class HelpFormatter(argparse.HelpFormatter):

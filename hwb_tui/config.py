@@ -39,3 +39,12 @@ def busy_timeout() -> float:
         return float(os.environ.get("HWB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
     except ValueError:
         return DEFAULT_BUSY_TIMEOUT
+
+
+DEFAULT_SERVICE_ACCOUNT = "hwb-svc"  # as deploy/sudoers.d/hwb-tui names it
+
+
+def service_account() -> str:
+    """The OS account the scheduled jobs run as (the host config's `service_account`): run by
+    it, `health` covers every school; anyone else sees their own operator's schools."""
+    return str(system_config().get("service_account") or DEFAULT_SERVICE_ACCOUNT)

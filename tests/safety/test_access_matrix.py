@@ -850,3 +850,38 @@ def test_cli_runs_matrix(cli_dir: Directory, run: Run, role: str, where: str) ->
             assert data["decided_by"] == LOGINS[role]
         else:
             assert data["school"] == SCHOOL[where] and len(data["put_back"]) == 1
+
+
+# health reads runs of the operator's schools only; a refused login learns nothing (UNKNOWN)
+HEALTH_HELD = {"admin-all": 4, "admin-listed": 2, "champion": 2}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_core_health_is_scoped(core_dir: Directory, role: str) -> None:
+    from hwb_tui.core import clock, health
+
+    seed_runs(core_dir)
+    if role not in HEALTH_HELD:
+        with pytest.raises((UnknownOperator, OperatorDisabled)):
+            _actor(core_dir, role)
+        return
+    with core_dir.store.read() as s:
+        result = health.check(s, _actor(core_dir, role), clock.now())
+    held = next(c for c in result.checks if c.name == "held_runs")
+    assert held.value == HEALTH_HELD[role]
+    assert all(d.endswith(HOME) for d in held.detail) or role == "admin-all"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_cli_health_is_scoped(cli_dir: Directory, run: Run, role: str) -> None:
+    seed_runs(cli_dir)
+    before, runs_before = db_digest(cli_dir.store), _runs_digest(cli_dir.store)
+    code, out, err = run(role, "health", "--json")
+    data = json.loads(out)
+    if role not in HEALTH_HELD:
+        assert (code, data["status"]) == (3, "UNKNOWN") and LOGINS[role] in data["reason"]
+    else:
+        held = next(c for c in data["checks"] if c["name"] == "held_runs")
+        assert (code, held["value"]) == (1, HEALTH_HELD[role])
+        assert all(d.endswith(HOME) for d in held["detail"]) or role == "admin-all"
+    assert (db_digest(cli_dir.store), _runs_digest(cli_dir.store)) == (before, runs_before)
