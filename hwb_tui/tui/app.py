@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import ClassVar
 
 from textual import work
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Input
-from textual.worker import Worker
 
-from hwb_tui.core import clock
-from hwb_tui.core.access import Actor
-from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.operators import remember_language
-from hwb_tui.i18n import normalise_language, set_language, t
-from hwb_tui.tui import failures
+from hwb_tui.i18n import set_language, t
 from hwb_tui.tui.screens.help import HelpScreen
 from hwb_tui.tui.screens.main import MainScreen
+from hwb_tui.tui.session import ConsoleApp
 
 
-class HwbApp(App[None]):
-    """The console for one operator on one store.
-
-    `today` and `now` fix the clock for tests and snapshots; by default they are the real time.
-    """
+class HwbApp(ConsoleApp):
+    """The console: its stylesheet, global keys and the main screen."""
 
     CSS_PATH = "hwb.tcss"
     TITLE = "hwb-tui"
@@ -38,23 +29,6 @@ class HwbApp(App[None]):
         Binding("question_mark", "help", "key.help", key_display="?", id="app.help"),
         Binding("q", "quit", "key.quit", id="app.quit"),
     ]
-
-    def __init__(self, store: Store, actor: Actor, *, lang: str | None = None,
-                 today: date | None = None, now: datetime | None = None) -> None:
-        super().__init__()
-        self.store = store
-        self.actor = actor
-        self.lang = normalise_language(lang or actor.language)
-        self._today = today
-        self._now = now
-        set_language(self.lang)
-
-    @property
-    def today(self) -> date:
-        return self._today or self.now().date()
-
-    def now(self) -> datetime:
-        return self._now or clock.now()
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -85,10 +59,6 @@ class HwbApp(App[None]):
             if screen.table.query_ is not None:
                 screen.reload(screen.table.selected)
         self._remember_language(self.lang)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if failures.failed(event):
-            failures.report(self, event.worker.error)
 
     @work(thread=True, exclusive=True, group="language", exit_on_error=False)
     def _remember_language(self, lang: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -24,13 +24,11 @@ from hwb_tui.tui.screens.add_user import AddUserModal
 from hwb_tui.tui.screens.confirm import ConfirmModal
 from hwb_tui.tui.screens.manage import extend_menu, manage_menu
 from hwb_tui.tui.screens.provisioning import ProvisioningPane
+from hwb_tui.tui.session import ConsoleApp
 from hwb_tui.tui.widgets.details import DetailsPanel
 from hwb_tui.tui.widgets.header import HeaderBar
 from hwb_tui.tui.widgets.sidebar import Sidebar
 from hwb_tui.tui.widgets.user_table import UserTable
-
-if TYPE_CHECKING:
-    from hwb_tui.tui.app import HwbApp
 
 USER_VIEWS = ("governors", "non-mis", "mis")
 ADD_VIEWS = ("governors", "non-mis")  # Add user: non-MIS accounts only
@@ -63,10 +61,8 @@ class MainScreen(Screen[None]):
         self._had_selection: bool | None = None
 
     @property
-    def hwb(self) -> HwbApp:
-        from hwb_tui.tui.app import HwbApp
-
-        assert isinstance(self.app, HwbApp)
+    def hwb(self) -> ConsoleApp:
+        assert isinstance(self.app, ConsoleApp)
         return self.app
 
     @property
