@@ -46,6 +46,12 @@ def read_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def read_head(path: Path, count: int = 512) -> bytes:
+    """The first bytes of a file the operator named, to tell its format."""
+    with path.open("rb") as fh:
+        return fh.read(count)
+
+
 @dataclass
 class Unit:
     """One school's share of the command: CSV files to read, and parts already read."""
@@ -112,17 +118,12 @@ def _kind(path: Path, fmt: str) -> str:
         return "csv"
     # no telling name: look inside
     try:
-        head = _head(path)
+        head = read_head(path)
     except OSError:
         return "csv"  # the CSV reader reports it unreadable, as before
     if head.startswith(_ZIP_MAGIC):
         return "set"
     return CTF if looks_like_xml(head) else "csv"
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        return fh.read(512)
 
 
 def require_named_for(path: Path, school: str | None) -> None:
