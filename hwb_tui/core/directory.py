@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, tuple_
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import leaving
@@ -73,7 +74,7 @@ def words(term: str) -> list[str]:
     return [k for k in (search_key(w) for w in term.split()) if k]
 
 
-def _looks_like_upn(key: str) -> bool:
+def looks_like_upn(key: str) -> bool:
     return key.isdigit() or (key[0].isalpha() and key[1:].isdigit())
 
 
@@ -91,20 +92,71 @@ def field_ranges(key: str, indexed: bool = True, with_upn: bool = True
         if not indexed:
             column = unindexed(column)
         options.append(and_(column >= key, column < hi))
-    if with_upn and _looks_like_upn(key):
+    if with_upn and looks_like_upn(key):
         upn: Any = col(User.upn) if indexed else unindexed(col(User.upn))
         options.append(and_(upn >= key.upper(), upn < prefix_upper_bound(key.upper())))
     return options
 
 
-# One operator object for every `+column`: SQLAlchemy's compiled-statement cache keys on it, and
-# a new custom_op per call made every search statement compile afresh (~20 ms each at 1M).
-_NO_INDEX: operators.custom_op[Any] = operators.custom_op("+")
+class Unindexed(ColumnElement[Any]):
+    """`+column` on SQLite (its no-op unary plus, which stops the planner using that column's
+    index: the one plan hint SQLite takes); the bare column on PostgreSQL, which keeps value
+    statistics and needs no hint (and has no unary plus for text)."""
+
+    inherit_cache = True  # one cached compiled statement per shape, not one per call
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, element: Any) -> None:
+        self.element = element
+        self.type = element.type
+
+
+@compiles(Unindexed)
+def _compile_plain(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.element, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _compile_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.element, **kw))
 
 
 def unindexed(column: Any) -> Any:
-    """`+column`: SQLite's no-op unary plus, which stops the planner using that column's index."""
-    return UnaryExpression(column, operator=_NO_INDEX)
+    """The column with its index hidden from SQLite's planner (see Unindexed)."""
+    return Unindexed(column)
+
+
+class Hidden(Unindexed):
+    """A text column whose index no database may use: `+col` on SQLite, `(col || '')` on
+    PostgreSQL. Only where PostgreSQL's estimate is known to mislead, since an expression has no
+    statistics: the username filter of a walk along one exact surname's range, where both
+    ranges look like a single row to PostgreSQL and it took the username index, reading every
+    'pritch…' username (20,000) five times for one keystroke."""
+
+    inherit_cache = True
+
+
+@compiles(Hidden, "postgresql")
+def _compile_pg_hidden(element: Hidden, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.element, **kw)} || '')"
+
+
+class UnindexedOrder(Unindexed):
+    """A sort key no index can deliver, on every database: ORDER BY it sorts the rows fetched.
+
+    Used when the matches are few enough to fetch and sort. PostgreSQL would otherwise often
+    walk the sort index instead (its estimate of the matches is good, but it prices a walk's
+    random heap reads low): "pr" as a forename walked 33,000 rows for 100 (240 ms) where
+    fetching its 3,460 matches and sorting them takes a few milliseconds. An ORDER BY
+    expression, unlike a WHERE one, changes no row estimate.
+    """
+
+    inherit_cache = True
+
+
+@compiles(UnindexedOrder, "postgresql")
+def _compile_pg_order(element: UnindexedOrder, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.element, **kw)} || '')"
 
 
 def _search_clause(term: str, indexed: bool = True, with_upn: bool = True
@@ -180,8 +232,38 @@ def count(session: Session, actor: Actor, q: Query, cap: int | None = None) -> i
     if cap is None:
         stmt = select(func.count()).select_from(User).where(*conds)
         return int(session.exec(stmt).one())
+    if (words(q.search) and session.get_bind().dialect.name == "postgresql"
+            and _planner_rows(session, select(col(User.id)).where(*conds))
+            > max(cap * OVER_CAP_MARGIN, OVER_CAP_FLOOR)):
+        return cap + 1
+    if len(words(q.search)) == 1 and actor.schools is None and not q.school:
+        # One word: counted field by field, stopping at the cap. (With more words, most of the
+        # first word's matches fail the others, so the parts would read them all, twice where
+        # a username repeats its surname: the union of ids above reads them once.)
+        from hwb_tui.core import search_pages
+
+        return search_pages.capped_count(session, actor, q, cap)
     inner = select(col(User.id)).where(*conds).limit(cap + 1).subquery()
     return int(session.exec(select(func.count()).select_from(inner)).one())
+
+
+# PostgreSQL's estimate of a search's matches, from its statistics, is within a few times of the
+# truth (it takes the words for independent and the fields' ranges for overlapping). Past ten
+# times the cap, the matches are surely over it: "over 10,000" is said without counting them,
+# which for "j" or "jones" means reading 10,001 rows (50-170 ms at a million users).
+OVER_CAP_MARGIN = 10
+OVER_CAP_FLOOR = 1_000  # estimates of a few rows are guesses (a table's minimum is one row)
+
+
+def _planner_rows(session: Session, stmt: Any) -> float:
+    """The rows PostgreSQL's planner expects `stmt` to return (planning only: well under 1 ms)."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    plan: Any = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
+                                     compiled.params).scalar()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def page(
@@ -198,7 +280,7 @@ def page(
     Backwards pages come back in forward order too. A search on SQLite takes the planned
     paths of core.search_pages, so a page costs about the same for "jones" and "pritchard".
     """
-    if _is_sqlite(session) and words(q.search):
+    if words(q.search):
         from hwb_tui.core import search_pages
 
         return search_pages.page(session, actor, q, after, limit, backwards)
@@ -221,7 +303,7 @@ def run_page(
 ) -> list[User]:
     """One keyset page of users meeting `conds`, in the query's sort order."""
     key = sort_column(q.language)
-    order_key: Any = key if sort_indexed else unindexed(key)
+    order_key: Any = key if sort_indexed else UnindexedOrder(key)
     stmt = select(User).where(*conds)
     if after is not None:
         pos = tuple_(key, col(User.id))

@@ -62,7 +62,8 @@ class User(SQLModel, table=True):
     # Sort keys: English and Welsh alphabetical order of surname then forename.
     sort_en: str = Field(sa_column=Column(KEY, nullable=False))
     sort_cy: str = Field(sa_column=Column(KEY, nullable=False))
-    upn: str | None = Field(default=None, unique=True)  # learners
+    # learners; searched by prefix range, so byte-wise like the keys (see KEY)
+    upn: str | None = Field(default=None, sa_column=Column(KEY, unique=True, nullable=True))
     staff_code: str | None = None  # staff, unique within a school
     year_group: int | None = None
     reg_group: str | None = None

@@ -83,3 +83,30 @@ def test_an_old_database_is_upgraded_to_remember_seen_leaving_dates(any_store: S
     seen = rows[b.learner_upn("6612001", 1)]
     assert seen.leaving_seen_at is not None and seen.leaving_seen_at == seen.updated_at
     assert rows[b.learner_upn("6612001", 2)].leaving_seen_at is None
+
+
+def test_version_3_database_gets_bytewise_upns(any_store: Store) -> None:
+    """Step 4 on a database made before it: UPNs compare byte-wise (PostgreSQL's column gets
+    COLLATE "C"), existing UPNs are kept, and a UPN prefix search still finds its learner."""
+    upn = b.learner_upn("6612001", 7)
+    with any_store.write() as s:
+        b.school(s)
+        b.operator(s, "admin")
+        b.user(s, "Jones", "Sian", kind="learner", upn=upn)
+        if any_store.dialect == "postgresql":  # as versions 1-3 made it: the database's collation
+            s.execute(text('ALTER TABLE "user" ALTER COLUMN upn TYPE VARCHAR COLLATE "default"'))
+        s.execute(text("UPDATE meta SET value = '3' WHERE key='schema_version'"))
+    assert any_store.migrate() == LATEST
+    with any_store.read() as s:
+        if any_store.dialect == "postgresql":
+            collation = s.execute(text(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'user' "
+                "AND column_name = 'upn'")).scalar()
+            assert collation == "C"
+    from hwb_tui.core import directory
+
+    admin = b.actor(any_store, "admin")
+    with any_store.read() as s:
+        found = directory.page(s, admin, directory.Query(search=upn[:6].lower()))
+    assert [u.upn for u in found] == [upn]
