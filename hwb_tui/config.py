@@ -34,6 +34,16 @@ def database_url(explicit: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_DB_FILE}"
 
 
+DEFAULT_INBOX = Path("data") / "inbox"
+
+
+def inbox_dir() -> Path:
+    """Where MIS exports are dropped for provisioning: HWB_INBOX, then `inbox` in the host's
+    config file, then the working directory's data/inbox/."""
+    configured = os.environ.get("HWB_INBOX") or system_config().get("inbox")
+    return Path(str(configured)) if configured else DEFAULT_INBOX
+
+
 def busy_timeout() -> float:
     try:
         return float(os.environ.get("HWB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))

@@ -11,7 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hwb_tui import config
 from hwb_tui.commands import Context, print_json
+from hwb_tui.core import clock
+from hwb_tui.core.errors import UsageError
 from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
 from hwb_tui.provisioning import (
@@ -21,6 +24,7 @@ from hwb_tui.provisioning import (
     ProvisionOptions,
     ProvisionReport,
     SchoolResult,
+    inbox,
     profile_names,
     provision,
     report_as_dict,
@@ -33,8 +37,9 @@ SHOWN_NAMES = 50  # deactivations listed per school before "… and N more"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("provision", help=t("provisioning.cli.help"),
                        description=t("provisioning.cli.help"))
-    p.add_argument("files", nargs="+", metavar="FILE", type=Path,
+    p.add_argument("files", nargs="*", metavar="FILE", type=Path,
                    help=t("provisioning.cli.opt_files"))
+    p.add_argument("--inbox", action="store_true", help=t("provisioning.cli.opt_inbox"))
     p.add_argument("--school", metavar="DFES", help=t("provisioning.cli.opt_school"))
     p.add_argument("--format", default="auto",
                    choices=["auto", *profile_names(), *STANDARD_FORMATS],
@@ -75,13 +80,39 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         force=args.force,
         skip_invalid=args.skip_invalid,
     )
+    files: list[Path] = list(args.files)
+    folder: Path | None = None
+    if args.inbox:
+        if files:
+            raise UsageError(detail=t("provisioning.cli.files_and_inbox"))
+        folder = config.inbox_dir()
+        files = inbox.waiting(folder)
+        if not files:
+            # nothing arrived tonight: a success, said once
+            if args.json:
+                print_json({**report_as_dict(ProvisionReport(
+                    as_of=args.as_of or clock.now().date(), dry_run=args.dry_run)),
+                    "inbox": str(folder)})
+            else:
+                print(display_safe(t("provisioning.cli.inbox_empty", inbox=str(folder))))
+            return 0
     store = ctx.store()
     with _progress(quiet_terminal=args.json) as progress:
-        report = provision(store, list(args.files), args.school, options, progress)
+        report = provision(store, files, args.school, options, progress)
+    archived: list[Path] = []
+    if folder is not None and not args.dry_run and report.exit_code == 0:
+        archived = inbox.archive(files, folder, clock.now().date())
     if args.json:
-        print_json(report_as_dict(report))
+        data = report_as_dict(report)
+        if folder is not None:
+            data["inbox"] = str(folder)
+            data["archived"] = [str(p) for p in archived]
+        print_json(data)
     else:
         _print_report(report)
+        if archived:
+            print(display_safe(t("provisioning.cli.archived", count=len(archived),
+                                 folder=str(archived[0].parent))))
     return report.exit_code
 
 
