@@ -96,3 +96,65 @@ def test_only_root_may_name_another_operator(monkeypatch: pytest.MonkeyPatch) ->
     assert access.current_login() == "alice"
     monkeypatch.setattr(access.os, "getuid", lambda: 0)
     assert access.current_login() == "admin"
+
+
+# ---- the schedule: systemd units -------------------------------------------------------------
+
+UNITS = DEPLOY / "systemd"
+SERVICES = {"hwb-provision.service": ["provision", "--inbox"],
+            "hwb-housekeeping.service": ["housekeeping"]}
+BINARY = "/opt/hwb-tui/venv/bin/hwb-tui"  # where docs/deploy-ssh.md installs it
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+def _unit(name: str) -> dict[str, dict[str, str]]:
+    """A unit file's sections and keys (each key once in ours)."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in (UNITS / name).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, value = line.split("=", 1)
+        assert key not in current, f"{name}: {key} twice"
+        current[key] = value
+    return sections
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_each_job_runs_once_as_the_service_account_and_fails_on_a_non_zero_exit(
+        service: str) -> None:
+    from hwb_tui.cli import build_parser
+
+    unit = _unit(service)["Service"]
+    assert unit["Type"] == "oneshot"  # the unit is failed when the command exits non-zero...
+    assert "SuccessExitStatus" not in unit and not unit["ExecStart"].startswith("-")  # ...any
+    assert (unit["User"], unit["Group"]) == ("hwb-svc", "hwb-svc")
+    assert unit["StandardOutput"] == unit["StandardError"] == "journal"
+    binary, *args = unit["ExecStart"].split()
+    assert binary == BINARY and args == SERVICES[service]
+    build_parser().parse_args(args)  # a command and options hwb-tui really has
+    timer = _unit(service.replace(".service", ".timer"))
+    assert timer["Timer"]["Unit"] == service
+    assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None,
+                    reason="systemd is not installed (systemd-analyze is missing)")
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """`systemd-analyze verify` checks every key and value; it also wants ExecStart's binary to
+    exist, so the copies checked here point at this checkout's hwb-tui (or any executable)."""
+    here = shutil.which("hwb-tui") or shutil.which("true")
+    assert here is not None and SYSTEMD_ANALYZE is not None
+    copies = []
+    for path in sorted(UNITS.iterdir()):
+        copy = tmp_path / path.name
+        copy.write_text(path.read_text().replace(BINARY, here))
+        copies.append(str(copy))
+    assert len(copies) == 4
+    done = subprocess.run([SYSTEMD_ANALYZE, "verify", *copies], capture_output=True, text=True,
+                          env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+    # a warning (an unknown key, a value ignored) is a mistake in our files too
+    assert (done.returncode, done.stderr.strip(), done.stdout.strip()) == (0, "", "")
