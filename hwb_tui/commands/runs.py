@@ -11,7 +11,7 @@ from hwb_tui.commands import Context, print_json
 from hwb_tui.commands.table import Table, console, local_time
 from hwb_tui.core import clock
 from hwb_tui.core.names import display_safe
-from hwb_tui.core.runs import get_run, held_state, list_runs, run_record
+from hwb_tui.core.runs import HeldState, get_run, held_state, list_runs, run_record
 from hwb_tui.i18n import t
 from hwb_tui.provisioning import decide
 
@@ -79,7 +79,9 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _outcome(r: Any, now: Any) -> str:
     state = held_state(r, now)
-    return f"{r.outcome} ({state})" if state else r.outcome
+    if state is None:
+        return str(r.outcome)
+    return f"{r.outcome}: {'waiting' if state is HeldState.HELD else state}"
 
 
 def _out(text: str, indent: int = 0) -> None:

@@ -114,11 +114,12 @@ def get_run(session: Session, actor: Actor, run_id: int) -> ProvisioningRun:
 
 
 def last_success(session: Session, actor: Actor) -> dict[str, datetime]:
-    """When each school in scope last had a successful (applied or held) run."""
+    """When each school in scope last had a successful (applied or held) run of an export."""
     stmt = _in_scope(
         select(ProvisioningRun.school, func.max(ProvisioningRun.started_at))
         .where(col(ProvisioningRun.outcome).in_([str(o) for o in SUCCESS]),
-               col(ProvisioningRun.dry_run).is_(False))
+               col(ProvisioningRun.dry_run).is_(False),
+               col(ProvisioningRun.revert_of).is_(None))  # a revert is no export
         .group_by(col(ProvisioningRun.school)), actor)
     return {school: aware(at) for school, at in session.exec(stmt)}
 

@@ -101,6 +101,7 @@ class MainScreen(Screen[None]):
         self.reload()
         self._load_schools()
         self._count_expiring()
+        self.count_held()
 
     # ---- what the screen shows ---------------------------------------------------------------
 
@@ -145,11 +146,19 @@ class MainScreen(Screen[None]):
             name = cy if self.lang == "cy" else en
         self.details.show(user, self.lang, name)
 
+    _held = 0
+
     def _show_banner(self, count: int) -> None:
+        """The expiring accounts and the held runs in the operator's scope, each on its line."""
         banner = self.query_one("#banner", Static)
-        banner.display = count > 0
+        lines = []
         if count:
-            banner.update(Text(t("tui.banner.expiring", self.lang, count=f"{count:,}")))
+            lines.append(t("tui.banner.expiring", self.lang, count=f"{count:,}"))
+        if self._held:
+            lines.append(t("tui.banner.held", self.lang, count=f"{self._held:,}"))
+        banner.display = bool(lines)
+        if lines:
+            banner.update(Text("\n".join(lines)))
 
     def reload(self, anchor: User | None = None, *, debounce: bool = False) -> None:
         self._show_count(None)
@@ -372,4 +381,18 @@ class MainScreen(Screen[None]):
     def _expiring_counted(self, count: int) -> None:
         self._expiring = count
         self._show_banner(count)
+
+    @work(thread=True, exclusive=True, group="held", exit_on_error=False)
+    def count_held(self) -> None:
+        """Count the held runs waiting in the operator's scope (core.runs), for the banner."""
+        from hwb_tui.core.runs import waiting_runs
+
+        app = self.hwb
+        with app.store.read() as session:
+            count = len(waiting_runs(session, app.actor, app.now()))
+        app.call_from_thread(self._held_counted, count)
+
+    def _held_counted(self, count: int) -> None:
+        self._held = count
+        self._show_banner(self._expiring)
 

@@ -42,7 +42,8 @@ def describe_report(report: ProvisionReport, lang: str) -> Text:
         if i:
             text.append("\n")
         outcome = outcome_label(school.outcome, lang)
-        style = "bold green" if school.outcome in ("applied", "planned") else "bold red"
+        style = ("bold green" if school.outcome in ("applied", "planned")
+                 else "bold yellow" if school.outcome == "held" else "bold red")
         text.append(f"{school.school}: ", style="bold")
         text.append(outcome, style=style)
         text.append("\n")
@@ -51,6 +52,13 @@ def describe_report(report: ProvisionReport, lang: str) -> Text:
         text.append(counts + "\n")
         if school.message:
             text.append(display_safe(school.message) + "\n", style="red")
+        if school.held:
+            # the limit holds these leavers (applied: waiting for approval; preview: would)
+            text.append(t("provisioning.cli.held", lang, count=len(school.held)) + " "
+                        + display_safe(", ".join(str(h.get("username") or "?")
+                                                 for h in school.held[:ERRORS_SHOWN]))
+                        + (" …" if len(school.held) > ERRORS_SHOWN else "") + "\n",
+                        style="yellow")
         for error in school.errors[:ERRORS_SHOWN]:
             text.append(display_safe(error) + "\n", style="red")
         if len(school.errors) > ERRORS_SHOWN:

@@ -1,4 +1,5 @@
-"""The Provisioning view: runs newest first, stale schools flagged, a run's report on enter."""
+"""The Provisioning view: runs newest first, stale schools flagged, held runs marked, a run's
+report on enter (a held run's names first, with Approve and Discard behind a confirm dialog)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Button, DataTable, Footer, Static
 
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import ProvisioningRun
 from hwb_tui.core.names import display_safe
-from hwb_tui.core.runs import aware, list_runs, stale_schools
+from hwb_tui.core.runs import (
+    HeldState,
+    aware,
+    held_leavers,
+    held_state,
+    list_runs,
+    stale_schools,
+)
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
 
@@ -104,13 +112,20 @@ class ProvisioningPane(Vertical):
         table.clear(columns=True)
         for key in ("when", "school", "format", "outcome", "counts"):
             table.add_column(Text(" " + t(f"tui.prov.col.{key}", lang)), key=key)
+        app: HwbApp = self.app  # type: ignore[assignment]
+        now = app.now()
         for run in self.runs:
             when = _aware(run.started_at).strftime("%m-%d %H:%M")
             outcome = outcome_label(run.outcome, lang) + (" *" if run.dry_run else "")
+            waiting = held_state(run, now) is HeldState.HELD
+            if waiting:
+                # a held run waiting for a decision stands out: ⏸ and the count held
+                outcome = f"⏸ {outcome} {len(held_leavers(run))}"
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
             cells = [Text(" " + when), Text(" " + run.school, style=style),
-                     Text(" " + short_format(run.format)), Text(" " + display_safe(outcome)),
+                     Text(" " + short_format(run.format)),
+                     Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
                      Text(" " + counts)]
             table.add_row(*cells, key=str(run.id))
         if not self.runs:
@@ -123,7 +138,20 @@ class ProvisioningPane(Vertical):
         table = self.query_one(DataTable)
         if not self.runs or table.cursor_row >= len(self.runs):
             return
-        self.app.push_screen(RunReport(self.runs[table.cursor_row], self.lang))
+        app: HwbApp = self.app  # type: ignore[assignment]
+        run = self.runs[table.cursor_row]
+        waiting = held_state(run, app.now()) is HeldState.HELD
+
+        def closed(decided: bool | None) -> None:
+            self.query_one(DataTable).focus()
+            if decided:
+                self._load()
+                refresh = getattr(self.screen, "count_held", None)
+                if refresh is not None:
+                    refresh()
+
+        self.app.push_screen(RunReport(run, self.lang, store=self.store, actor=self.actor,
+                                       waiting=waiting), closed)
 
     def action_open_file(self) -> None:
         from hwb_tui.tui.screens.provision_file import ProvisionFileModal
@@ -140,18 +168,33 @@ class ProvisioningPane(Vertical):
         self.action_report()
 
 
-class RunReport(ModalScreen[None]):
-    """A run's report JSON, pretty-printed (the report is data: shown as text, never markup)."""
+class RunReport(ModalScreen[bool]):
+    """A run's report JSON, pretty-printed (the report is data: shown as text, never markup).
+
+    A held run waiting for a decision lists its held leavers first; `a` approves and `d`
+    discards, each behind a confirm dialog. Dismissed with True when a decision was made."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "key.close", id="report.close"),
+        Binding("a", "decide('approve')", "key.approve", id="report.approve"),
+        Binding("d", "decide('discard')", "key.discard", id="report.discard"),
     ]
 
-    def __init__(self, run: ProvisioningRun, lang: str) -> None:
+    def __init__(self, run: ProvisioningRun, lang: str, *, store: Store | None = None,
+                 actor: Actor | None = None, waiting: bool = False) -> None:
         super().__init__()
         self.run = run
         self.lang = lang
+        self.store = store
+        self.actor = actor
+        self.waiting = waiting and store is not None and actor is not None
         self.pretty = ""  # the report as shown
+        self.held_text = ""  # the held names as shown
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "decide":
+            return self.waiting  # the keys show only for a held run waiting for a decision
+        return True
 
     def compose(self) -> ComposeResult:
         run = self.run
@@ -160,6 +203,18 @@ class RunReport(ModalScreen[None]):
         with Vertical(id="report-box"):
             yield Static(Text(title, style="bold"), id="report-title")
             with VerticalScroll(id="report-body"):
+                if self.waiting:
+                    held = held_leavers(run)
+                    text = Text(t("tui.prov.held_title", self.lang, count=len(held)) + "\n",
+                                style="bold")
+                    for leaver in held:
+                        # names are data: appended as plain text, never markup
+                        text.append(display_safe(f"  {leaver.get('username') or '?'}  "
+                                                 f"{leaver.get('leaving_date') or ''}") + "\n",
+                                    style="")
+                    text.append(t("tui.prov.held_keys", self.lang) + "\n", style="dim")
+                    self.held_text = text.plain
+                    yield Static(text, id="report-held")
                 if run.report:
                     try:
                         pretty = json.dumps(json.loads(run.report), indent=2, ensure_ascii=False)
@@ -179,7 +234,89 @@ class RunReport(ModalScreen[None]):
         self.query_one("#report-body").focus()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)
+
+    def action_decide(self, action: str) -> None:
+        if not self.waiting:
+            return
+        count = len(held_leavers(self.run))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._decide(action)
+
+        self.app.push_screen(RunConfirmModal(self.run, action, count, self.lang), answered)
+
+    @work(thread=True, exclusive=True, group="run-decision", exit_on_error=False)
+    def _decide(self, action: str) -> None:
+        from hwb_tui.provisioning import decide
+
+        assert self.store is not None and self.actor is not None
+        try:
+            with self.store.write() as session:
+                if action == "approve":
+                    decision = decide.approve(session, self.actor, self.run.id or 0)
+                else:
+                    decision = decide.discard(session, self.actor, self.run.id or 0)
+        except HwbError as exc:
+            self.app.call_from_thread(self.notify, exc.message(self.lang), severity="error")
+            return
+        if action == "approve":
+            message = t("tui.prov.approved", self.lang, count=len(decision.deactivated),
+                        skipped=len(decision.skipped))
+        else:
+            message = t("tui.prov.discarded", self.lang, count=len(decision.skipped))
+        self.app.call_from_thread(self.app.notify, message)
+        self.app.call_from_thread(self.dismiss, True)
+
+
+class RunConfirmModal(ModalScreen[bool]):
+    """Approve or discard a held run: the same dialog as Deactivate (Cancel focused, `y` =
+    Yes, escape cancels)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "key.cancel", id="runconfirm.cancel"),
+        Binding("y", "yes", "key.yes", id="runconfirm.yes"),
+    ]
+
+    def __init__(self, run: ProvisioningRun, action: str, count: int, lang: str) -> None:
+        super().__init__()
+        self.run = run
+        self.action = action  # approve | discard
+        self.count = count
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        lang = self.lang
+        with Vertical(id="confirm-box"):
+            yield Static(Text(t("tui.prov.report_title", lang, id=self.run.id,
+                                school=self.run.school,
+                                outcome=outcome_label(self.run.outcome, lang)), style="bold"),
+                         id="confirm-user")
+            yield Static(Text(t(f"tui.prov.confirm_{self.action}", lang, count=self.count),
+                              style="bold"), id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(t("tui.confirm.yes", lang), id="yes", variant="error")
+                yield Button(t("tui.confirm.cancel", lang), id="cancel", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        localise_bindings(self, self.lang)
+
+    @on(Button.Pressed, "#yes")
+    def _yes_pressed(self) -> None:
+        self.action_yes()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
 
 
 def outcome_label(outcome: str, lang: str) -> str:
