@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help=t("cli.operators.opt_school"))
     add.add_argument("--language", choices=LANGUAGES, default="en",
                      help=t("cli.operators.opt_language"))
+    add.add_argument("--json", action="store_true", help=t("cli.opt_json"))
     add.set_defaults(func=run_add)
 
     ls = ops.add_parser("list", help=t("cli.operators.list_help"))
@@ -45,6 +46,9 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
             actor = load_actor(session, current_login())
         op = operators.add_operator(session, actor, args.login, args.role, args.school,
                                     language=args.language)
+    if args.json:
+        print_json(records.operator(op, set(args.school)))
+        return 0
     console().print(t("cli.operators.added", login=op.login, role=t(f"role.{op.role}")))
     return 0
 

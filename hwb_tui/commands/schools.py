@@ -91,14 +91,8 @@ def run_import(args: argparse.Namespace, ctx: Context) -> int:
         result = schools.import_register(session, actor, register.entries, dry_run=args.dry_run)
     counts = {c.value: result.count(c) for c in RegisterChange}
     if args.json:
-        print_json({
-            "file": str(args.file),
-            "layout": register.layout,
-            "dry_run": args.dry_run,
-            "counts": counts,
-            "schools": [{"dfes": e.dfes, "name": e.name, "name_cy": e.name_cy,
-                         "where": e.where, "change": c.value} for e, c in result.changes],
-        })
+        print_json(records.register_import(str(args.file), register.layout, args.dry_run,
+                                           result.changes))
         return 0
     out = console()
     for entry, change in result.changes:

@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--forename", required=True, help=t("cli.users.opt_forename"))
     add.add_argument("--lifetime", choices=accounts.LIFETIMES, default="year",
                      help=t("cli.users.opt_lifetime"))
+    add.add_argument("--json", action="store_true", help=t("cli.opt_json"))
     add.set_defaults(func=run_add)
 
     deact = users.add_parser("deactivate", help=t("cli.users.deactivate_help"))
@@ -259,6 +260,9 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
             session, actor, kind=args.kind, school=args.school, surname=args.surname,
             forename=args.forename, lifetime=args.lifetime,
         )
+    if args.json:
+        print_json(records.user_change("add", user))
+        return 0
     console().print(t("cli.users.added", username=user.username,
                       expires=user.expires_on.isoformat() if user.expires_on else ""))
     return 0
@@ -271,6 +275,9 @@ def run_deactivate(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)
         change = accounts.deactivate(session, actor, user.id or 0, ite_informed=args.informed)
+    if args.json:
+        print_json(records.user_change(change.action, change.user))
+        return 0
     console().print(t("cli.users.deactivated", username=change.user.username))
     return 0
 
@@ -282,6 +289,9 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)
         change = accounts.activate(session, actor, user.id or 0)
+    if args.json:
+        print_json(records.user_change(change.action, change.user))
+        return 0
     console().print(t("cli.users.activated", username=change.user.username))
     return 0
 
@@ -293,6 +303,9 @@ def run_extend(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.store().write() as session:
         user = directory.find_username(session, actor, args.username)
         change = accounts.extend(session, actor, user.id or 0, args.lifetime)
+    if args.json:
+        print_json(records.user_change(change.action, change.user))
+        return 0
     expires = change.user.expires_on.isoformat() if change.user.expires_on else ""
     console().print(t("cli.users.extended", username=change.user.username, expires=expires))
     return 0

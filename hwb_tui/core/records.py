@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from hwb_tui.core.bulk import Result
 from hwb_tui.core.leaving import ends
 from hwb_tui.core.models import AuditEvent, Operator, ProvisioningRun, School, User
-from hwb_tui.core.schools import SchoolSummary
+from hwb_tui.core.schools import Entry, RegisterChange, SchoolSummary
 
 # `users list --json` / `--csv`: SPEC §3's list first, then useful extras.
 USER_FIELDS = (
@@ -107,6 +107,12 @@ def user_detail(u: User, school: School | None = None,
     return data
 
 
+def user_change(action: str, u: User) -> dict[str, Any]:
+    """The result of one change to one user (`users add|deactivate|activate|extend --json`):
+    what was done, and the user as it now is."""
+    return {"action": action, "user": user(u, USER_DETAIL_FIELDS)}
+
+
 def audit_event(event: AuditEvent, username: str | None = None) -> dict[str, Any]:
     """An audit event, the same shape in `audit`, `users show` and every command's result."""
     return {
@@ -158,6 +164,20 @@ def school_summary(info: SchoolSummary) -> dict[str, Any]:
         {"id": info.last_applied_run.id, "at": jsonable(info.last_applied_at)}
         if info.last_applied_run is not None else None)
     return data
+
+
+def register_import(file: str, layout: str | None, dry_run: bool,
+                    changes: Iterable[tuple[Entry, RegisterChange]]) -> dict[str, Any]:
+    """`schools import --json`: per school what the import did (or, dry, would do)."""
+    listed = list(changes)
+    return {
+        "file": file,
+        "layout": layout,
+        "dry_run": dry_run,
+        "counts": {c.value: sum(1 for _, x in listed if x is c) for c in RegisterChange},
+        "schools": [{"dfes": e.dfes, "name": e.name, "name_cy": e.name_cy, "where": e.where,
+                     "change": c.value} for e, c in listed],
+    }
 
 
 def run(r: ProvisioningRun) -> dict[str, Any]:
