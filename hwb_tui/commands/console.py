@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from hwb_tui.commands import Context
+from hwb_tui.i18n import current_language
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +18,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # The operator is loaded before anything is drawn: an unknown login raises HwbError here,
     # which the CLI prints as one line with exit status 1; the screen never opens.
     actor = ctx.actor()
-    from hwb_tui.i18n import current_language
     from hwb_tui.tui.app import HwbApp  # Textual is imported only when the console runs
 
     lang = current_language() if ctx.lang_explicit or _env_lang() else actor.language
@@ -25,6 +26,4 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _env_lang() -> bool:
-    import os
-
     return bool(os.environ.get("HWB_LANG"))

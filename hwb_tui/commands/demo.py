@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from hwb_tui import demo
-from hwb_tui.commands import Context
+from hwb_tui.commands import Context, console
 from hwb_tui.core.access import current_login
+from hwb_tui.core.db import shown_url
 from hwb_tui.core.errors import NotADemoDatabase
 from hwb_tui.i18n import t
 
@@ -35,9 +36,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     login = current_login()
     found = demo.state(url)
     if found == "foreign":
-        raise NotADemoDatabase(url=_shown(url))
+        raise NotADemoDatabase(url=shown_url(url))
     if found in ("missing", "empty"):
-        print(t("cli.demo.building", users=f"{args.users:,}", url=_shown(url)), file=sys.stderr)
+        print(t("cli.demo.building", users=f"{args.users:,}", url=shown_url(url)), file=sys.stderr)
         built = demo.build(url, args.users, login)
         print(t("cli.demo.built", users=f"{built.users:,}", schools=f"{built.schools:,}",
                 seconds=f"{built.seconds:.1f}", login=login, champion=demo.CHAMPION_LOGIN),
@@ -45,19 +46,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         if demo.ensure_operator(url, login):
             print(t("cli.demo.admitted", login=login), file=sys.stderr)
-        print(t("cli.demo.exists", url=_shown(url)), file=sys.stderr)
+        print(t("cli.demo.exists", url=shown_url(url)), file=sys.stderr)
     if args.create_only:
         return 0
-    from hwb_tui.commands import console
-
     return int(console.run(args, ctx))
-
-
-def _shown(url: str) -> str:
-    """The database as a person would name it: the file for SQLite, the URL without password."""
-    from sqlalchemy import make_url
-
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database:
-        return parsed.database
-    return parsed.render_as_string(hide_password=True)

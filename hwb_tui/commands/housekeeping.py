@@ -12,7 +12,7 @@ import argparse
 from datetime import date
 from typing import Any
 
-from hwb_tui.commands import Context, print_json
+from hwb_tui.commands import Context, iso_date, print_json
 from hwb_tui.core import clock, housekeeping, records
 from hwb_tui.core.errors import UsageError
 from hwb_tui.core.housekeeping import Account
@@ -25,23 +25,15 @@ PURGE_BATCH = 500  # accounts per purge transaction
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("housekeeping", help=t("housekeeping.help"),
                        description=t("housekeeping.description"))
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", help=t("housekeeping.opt_as_of"))
+    p.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD",
+                   help=t("housekeeping.opt_as_of"))
     p.add_argument("--purge", action="store_true", help=t("housekeeping.opt_purge"))
     p.add_argument("--json", action="store_true", help=t("housekeeping.opt_json"))
     p.set_defaults(func=run)
 
 
-def parse_as_of(value: str | None) -> date:
-    if value is None:
-        return clock.now().date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(detail=t("housekeeping.bad_date", value=value)) from None
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    as_of = parse_as_of(args.as_of)
+    as_of: date = args.as_of or clock.now().date()
     if args.purge and as_of > clock.now().date():
         # Expiry can be undone (Activate); a purge cannot, so it never runs ahead of time.
         raise UsageError(detail=t("housekeeping.purge_in_future", as_of=as_of.isoformat()))

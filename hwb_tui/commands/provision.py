@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from hwb_tui import config
-from hwb_tui.commands import Context, print_json
+from hwb_tui.commands import Context, iso_date, print_json
 from hwb_tui.core import clock
 from hwb_tui.core.errors import UsageError
 from hwb_tui.core.names import display_safe
@@ -30,7 +28,6 @@ from hwb_tui.provisioning import (
     report_as_dict,
 )
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SHOWN_NAMES = 50  # deactivations listed per school before "… and N more"
 
 
@@ -44,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", default="auto",
                    choices=["auto", *profile_names(), *STANDARD_FORMATS],
                    help=t("provisioning.cli.opt_format"))
-    p.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD",
                    help=t("provisioning.cli.opt_as_of"))
     p.add_argument("--dry-run", action="store_true", help=t("provisioning.cli.opt_dry_run"))
     p.add_argument("--max-deactivations", type=_count, metavar="N",
@@ -54,15 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=t("provisioning.cli.opt_skip_invalid"))
     p.add_argument("--json", action="store_true", help=t("provisioning.cli.opt_json"))
     p.set_defaults(func=run)
-
-
-def _as_of(value: str) -> date:
-    try:
-        if not _ISO_DATE.match(value):
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(t("provisioning.cli.bad_as_of", value=value)) from None
 
 
 def _count(value: str) -> int:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
-
-from sqlmodel import Session
 
 from hwb_tui.commands import Context, print_json, users_bulk
 from hwb_tui.commands.table import (
@@ -18,7 +14,7 @@ from hwb_tui.commands.table import (
     local_time,
 )
 from hwb_tui.core import accounts, bulk, clock, directory, leaving, records
-from hwb_tui.core.access import Actor
+from hwb_tui.core.access import Actor, allowed_actions
 from hwb_tui.core.models import KINDS, NON_MIS_KINDS, User
 from hwb_tui.i18n import current_language, t
 
@@ -148,12 +144,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         school=args.school,
         language=current_language(),
     )
-    try:
-        _stream_list(args, ctx, actor, q)
-    except BrokenPipeError:
-        # `users list | head`: the reader has gone, which is not an error of ours
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    _stream_list(args, ctx, actor, q)  # `| head`: cli.main says nothing more to the pipe
     return 0
 
 
@@ -164,19 +155,19 @@ def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
         if args.json:
             writer = JsonArrayWriter()
             serialise = records.user_leaving if leaving_soon else records.user
-            for batch in _pages(session, actor, q):
+            for batch in directory.every_page(session, actor, q, PAGE):
                 for user in batch:
                     writer.write(serialise(user))
             writer.close()
         elif args.csv and leaving_soon:
             csv_out = CsvWriter(records.LEAVING_FIELDS)
-            for batch in _pages(session, actor, q):
+            for batch in directory.every_page(session, actor, q, PAGE):
                 for user in batch:
                     row = records.user_leaving(user)
                     csv_out.write(row[name] for name in records.LEAVING_FIELDS)
         elif args.csv:
             csv_out = CsvWriter(LIST_FIELDS)
-            for batch in _pages(session, actor, q):
+            for batch in directory.every_page(session, actor, q, PAGE):
                 for user in batch:
                     csv_out.write(getattr(user, name) for name in LIST_FIELDS)
         else:
@@ -185,24 +176,10 @@ def _stream_list(args: argparse.Namespace, ctx: Context, actor: Actor,
             row_of = _leaving_row if leaving_soon else _list_row
             out.print(table.header())
             shown = 0
-            for batch in _pages(session, actor, q):
+            for batch in directory.every_page(session, actor, q, PAGE):
                 table.print(out, (row_of(u) for u in batch))
                 shown += len(batch)
             out.print(t("cli.users.count", count=shown))
-
-
-def _pages(session: Session, actor: Actor, q: directory.Query) -> Any:
-    """Every matching user, a keyset page at a time: memory stays flat for a million rows."""
-    after: directory.Cursor | None = None
-    while True:
-        batch = directory.page(session, actor, q, after=after, limit=PAGE)
-        if not batch:
-            return
-        yield batch
-        after = directory.cursor_of(batch[-1], q.language)
-        session.expunge_all()  # the identity map would otherwise hold every row read
-        if len(batch) < PAGE:
-            return
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
@@ -225,6 +202,8 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         (t("cli.col.school"), f"{user.school} {school_name}"),
         (t("cli.col.status"), status),
         (t("cli.col.source"), t(f"source.{user.source}")),
+        (t("cli.col.may"), ", ".join(t(f"action.{a}") for a in
+                                     allowed_actions(user, clock.now().date(), actor))),
         (t("cli.col.upn"), user.upn),
         (t("cli.col.staff_code"), user.staff_code),
         (t("cli.col.year_group"), user.year_group),

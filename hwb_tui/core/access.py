@@ -6,15 +6,27 @@ import getpass
 import os
 import pwd
 from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
+from hwb_tui.core import clock
 from hwb_tui.core.errors import NoOperatorsYet, NotPermitted, OperatorDisabled, UnknownOperator
-from hwb_tui.core.models import Operator, OperatorSchool, User
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, Operator, OperatorSchool, Source, User
 
 PROVISIONING_ACTOR = "provisioning-client"
 HOUSEKEEPING_ACTOR = "housekeeping"
+REACTIVATION_MONTHS = 12  # a deactivated account may be activated again for this long
+
+
+class Action(StrEnum):
+    """What an operator may do by hand to one account: Manage User, `users deactivate|...`."""
+
+    DEACTIVATE = "deactivate"
+    ACTIVATE = "activate"
+    EXTEND = "extend"
 
 
 @dataclass(frozen=True)
@@ -105,3 +117,36 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
     if actor.schools is None:
         return true()
     return col(User.school).in_(sorted(actor.schools))
+
+
+def can_activate(user: User, today: date) -> bool:
+    """Deactivated, not purged, and no more than 12 months ago (to the day)."""
+    if user.status != DEACTIVATED or user.purged_at is not None or user.deactivated_at is None:
+        return False
+    return today <= clock.add_months(user.deactivated_at.date(), REACTIVATION_MONTHS)
+
+
+def managed_by_mis(user: User) -> bool:
+    """An account the school's MIS starts and ends: nobody changes it by hand."""
+    return user.source == Source.MIS
+
+
+def allowed_actions(user: User, today: date, actor: Actor | None = None) -> list[Action]:
+    """What may be done by hand to `user` today (SPEC §2), by `actor` when one is named: the
+    Manage User menu offers these, `users show` lists them and a bulk change applies them.
+    The write side (core.accounts) holds every change to the same rules when it makes it."""
+    if actor is not None and not actor.covers(user.school):
+        return []
+    if managed_by_mis(user) or user.purged_at is not None:
+        return []
+    if user.status == ACTIVE:
+        return [Action.DEACTIVATE, Action.EXTEND]
+    if can_activate(user, today):
+        return [Action.ACTIVATE]
+    return []
+
+
+def needs_informed(action: Action, user: User) -> bool:
+    """Deactivating an ITE student waits for the operator's word that the student was told
+    (SPEC §2): the confirmation asks for it, and core.accounts refuses without it."""
+    return action is Action.DEACTIVATE and user.kind == "ite"

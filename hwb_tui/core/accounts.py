@@ -16,7 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
-from hwb_tui.core.access import Actor, recheck
+from hwb_tui.core.access import (
+    Action,
+    Actor,
+    can_activate,
+    managed_by_mis,
+    needs_informed,
+    recheck,
+)
 from hwb_tui.core.audit import audit as audit  # re-exported: callers import it from here
 from hwb_tui.core.directory import get_user
 from hwb_tui.core.errors import (
@@ -40,7 +47,6 @@ from hwb_tui.core.names import (
 )
 from hwb_tui.core.schools import require_open
 
-REACTIVATION_MONTHS = 12
 USERNAME_ATTEMPTS = 5
 LIFETIMES = ("1m", "3m", "6m", "year")
 
@@ -185,7 +191,7 @@ def deactivate(
     if user.status == DEACTIVATED:
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
-    if user.kind == "ite" and not ite_informed:
+    if needs_informed(Action.DEACTIVATE, user) and not ite_informed:
         raise ITEMustBeInformed()
     if expected_version is not None and user.version != expected_version:
         raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
@@ -281,16 +287,9 @@ def _by_hand(session: Session, actor: Actor, user_id: int) -> tuple[Actor, User]
     user = get_user(session, actor, user_id)
     if user.purged_at is not None:
         raise AccountPurged()
-    if user.source == "mis":
+    if managed_by_mis(user):
         raise ManagedByMIS()
     return actor, user
-
-
-def can_activate(user: User, today: date) -> bool:
-    """Deactivated, not purged, and no more than 12 months ago (to the day)."""
-    if user.status != DEACTIVATED or user.purged_at is not None or user.deactivated_at is None:
-        return False
-    return today <= clock.add_months(user.deactivated_at.date(), REACTIVATION_MONTHS)
 
 
 def _lost_race(session: Session, user: User) -> Change:

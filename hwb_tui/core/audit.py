@@ -1,14 +1,17 @@
-"""The append-only audit log: one function appends an event to the current transaction."""
+"""The append-only audit log: one function appends an event, one reads what an operator may see."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
+from hwb_tui.core.access import Actor
 from hwb_tui.core.models import AuditEvent, User
 
 
@@ -37,3 +40,41 @@ def audit(
     )
     session.add(event)
     return event
+
+
+EVENTS_PAGE = 1000  # events read at a time: memory stays flat however long the log
+
+
+def scope(actor: Actor) -> list[ColumnElement[bool]]:
+    """A Digital Champion sees the events of their schools; events about no school (operators
+    added, for instance) are for Hwb administrators only."""
+    if actor.schools is None:
+        return []
+    in_scope = col(AuditEvent.school).in_(sorted(actor.schools))
+    if actor.is_admin:
+        return [or_(in_scope, col(AuditEvent.school).is_(None))]
+    return [in_scope]
+
+
+def visible_events(session: Session, actor: Actor, since: date | None
+                   ) -> Iterator[tuple[AuditEvent, str]]:
+    """Every event in scope, oldest first, with the username it concerns; keyset pages on id."""
+    conds = scope(actor)
+    if since is not None:
+        conds.append(col(AuditEvent.at) >= datetime.combine(since, datetime.min.time(), UTC))
+    last = 0
+    while True:
+        stmt = (
+            select(AuditEvent, User.username)
+            .join(User, col(AuditEvent.user_id) == col(User.id), isouter=True)
+            .where(col(AuditEvent.id) > last, *conds)
+            .order_by(col(AuditEvent.id))
+            .limit(EVENTS_PAGE)
+        )
+        rows = session.exec(stmt).all()
+        for event, username in rows:
+            yield event, username or ""
+        if len(rows) < EVENTS_PAGE:
+            return
+        last = rows[-1][0].id or 0
+        session.expunge_all()

@@ -16,8 +16,8 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from hwb_tui.core import accounts, clock, directory
-from hwb_tui.core.access import Actor
+from hwb_tui.core import access, accounts, clock, directory
+from hwb_tui.core.access import Action, Actor, allowed_actions, managed_by_mis
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import (
     AccountPurged,
@@ -35,16 +35,11 @@ from hwb_tui.core.errors import (
     UnknownOperator,
     UserNotFound,
 )
-from hwb_tui.core.models import ACTIVE, User
+from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
 
-
-class BulkAction(StrEnum):
-    """What may be done to a set of users at once."""
-
-    DEACTIVATE = "deactivate"
-    ACTIVATE = "activate"
-    EXTEND = "extend"
+# What may be done to a set of users at once: the same actions as to one (core.access).
+BulkAction = Action
 
 
 class Outcome(StrEnum):
@@ -136,16 +131,12 @@ class Result:
 def markable(actor: Actor, user: User) -> bool:
     """May the operator put `user` in a set to change by hand? Not MIS accounts (their MIS ends
     them), not another school's users, not purged accounts."""
-    return user.source != "mis" and actor.covers(user.school) and user.purged_at is None
+    return not managed_by_mis(user) and actor.covers(user.school) and user.purged_at is None
 
 
 def applies(action: BulkAction, user: User, today: date) -> bool:
     """Would `action` change `user` (as Manage User would offer it)?"""
-    if user.source == "mis" or user.purged_at is not None:
-        return False
-    if action is BulkAction.ACTIVATE:
-        return accounts.can_activate(user, today)
-    return user.status == ACTIVE
+    return action in allowed_actions(user, today)
 
 
 def actions_for(users: Iterable[User], today: date) -> list[BulkAction]:
@@ -156,9 +147,7 @@ def actions_for(users: Iterable[User], today: date) -> list[BulkAction]:
 
 def needs_informed(action: BulkAction, users: Iterable[User], today: date) -> list[User]:
     """The ITE students the operator must have informed before `action` (a deactivation)."""
-    if action is not BulkAction.DEACTIVATE:
-        return []
-    return [u for u in users if u.kind == "ite" and applies(action, u, today)]
+    return [u for u in users if access.needs_informed(action, u) and applies(action, u, today)]
 
 
 # ---- applying -----------------------------------------------------------------------------------

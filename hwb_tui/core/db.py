@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, SQLModel
@@ -210,3 +210,11 @@ def open_store(url: str, busy_timeout: float = 5.0) -> Store:
     store = Store(url, busy_timeout)
     store.migrate()
     return store
+
+
+def shown_url(url: str) -> str:
+    """The database as a person would name it: the file for SQLite, the URL without password."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)

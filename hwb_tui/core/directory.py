@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -358,3 +359,18 @@ def history(session: Session, user: User) -> list[AuditEvent]:
 def school_of(session: Session, user: User) -> School | None:
     """The school record of `user` (its names in both languages)."""
     return session.get(School, user.school)
+
+
+def every_page(session: Session, actor: Actor, q: Query, size: int = 1000
+               ) -> Iterator[list[User]]:
+    """Every matching user, a keyset page at a time: memory stays flat for a million rows."""
+    after: Cursor | None = None
+    while True:
+        batch = page(session, actor, q, after=after, limit=size)
+        if not batch:
+            return
+        yield batch
+        after = cursor_of(batch[-1], q.language)
+        session.expunge_all()  # the identity map would otherwise hold every row read
+        if len(batch) < size:
+            return

@@ -31,8 +31,8 @@ from sqlalchemy import ColumnElement, Table, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
-from hwb_tui.core.access import HOUSEKEEPING_ACTOR
-from hwb_tui.core.accounts import REACTIVATION_MONTHS, username_key_of
+from hwb_tui.core.access import HOUSEKEEPING_ACTOR, REACTIVATION_MONTHS
+from hwb_tui.core.accounts import username_key_of
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, User
 from hwb_tui.core.names import USERNAME_DOMAIN
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -11,12 +12,45 @@ from sqlmodel import Field, SQLModel
 # reorder the Welsh sort keys and break prefix range scans.
 KEY = String().with_variant(String(collation="C"), "postgresql")
 
-KINDS = ("learner", "staff", "governor", "ite", "la", "rec", "other")
-MIS_KINDS = ("learner", "staff")
-NON_MIS_KINDS = ("governor", "ite", "la", "rec", "other")
-ROLES = ("hwb-admin", "digital-champion")
-ACTIVE = "active"
-DEACTIVATED = "deactivated"
+
+
+class Kind(StrEnum):
+    """What an account is for (SPEC §1): learners and staff come from the school's MIS."""
+
+    LEARNER = "learner"
+    STAFF = "staff"
+    GOVERNOR = "governor"
+    ITE = "ite"
+    LA = "la"
+    REC = "rec"
+    OTHER = "other"
+
+
+class Source(StrEnum):
+    """Who starts and ends an account: the school's MIS, or an operator by hand."""
+
+    MIS = "mis"
+    NON_MIS = "non-mis"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+class Role(StrEnum):
+    HWB_ADMIN = "hwb-admin"
+    DIGITAL_CHAMPION = "digital-champion"
+
+
+# The stored values, as plain strings (the columns hold text; a driver may adapt an Enum by
+# its name rather than its value, so rows are written with these).
+KINDS = tuple(k.value for k in Kind)
+MIS_KINDS = (Kind.LEARNER.value, Kind.STAFF.value)
+NON_MIS_KINDS = tuple(k for k in KINDS if k not in MIS_KINDS)
+ROLES = tuple(r.value for r in Role)
+ACTIVE = Status.ACTIVE.value
+DEACTIVATED = Status.DEACTIVATED.value
 
 
 class School(SQLModel, table=True):

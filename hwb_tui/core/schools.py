@@ -335,3 +335,11 @@ def summary(session: Session, actor: Actor, dfes: str) -> SchoolSummary:
                          users={k: dict(v) for k, v in sorted(counts.items())},
                          last_applied_run=last,
                          last_applied_at=(last.finished_at or last.started_at) if last else None)
+
+
+def names_in_scope(session: Session, actor: Actor) -> dict[str, tuple[str, str]]:
+    """DfES number -> (English name, Welsh name) of every school the actor may see."""
+    stmt = select(School.dfes, School.name, School.name_cy)
+    if actor.schools is not None:
+        stmt = stmt.where(col(School.dfes).in_(sorted(actor.schools)))
+    return {dfes: (name, name_cy) for dfes, name, name_cy in session.exec(stmt)}

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import ast
 import re
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
 
 import hwb_tui
 from hwb_tui.cli import main
+from hwb_tui.core import access, bulk, health, leaving, models, runs
 from hwb_tui.core.models import KINDS, ROLES
 from hwb_tui.i18n import LANGUAGES, MESSAGES_DIR, catalogue, t
+from hwb_tui.provisioning import decide, plan
 
 PACKAGE = Path(hwb_tui.__file__).parent
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}|%\((\w+)\)[sdr]|%[sdr]")
@@ -143,3 +146,36 @@ def test_hwb_lang_environment_variable(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(SystemExit):
         main(["--lang", "en", "--help"])  # --lang wins over HWB_LANG
     assert "usage:" in capsys.readouterr().out
+
+
+# Every domain word is a StrEnum, and every message built from one is in the catalogue: a word
+# added to an enum without its messages fails here, not in front of an operator.
+def _word_messages() -> list[tuple[str, str]]:
+    pairs: list[tuple[type[StrEnum], tuple[str, ...]]] = [
+        (models.Kind, ("kind.{}",)),
+        (models.Source, ("source.{}",)),
+        (models.Status, ("status.{}", "tui.filter.{}")),
+        (models.Role, ("role.{}",)),
+        (access.Action, ("action.{}", "tui.manage.{}", "tui.done.{}")),
+        (plan.NoticeKind, ("provisioning.notice.{}",)),
+        (runs.Outcome, ("provisioning.outcome.{}", "tui.prov.outcome.{}")),
+        (runs.HeldState, ("runs.state.{}",)),
+        (decide.Skip, ("runs.skip.{}",)),
+        (decide.PutBack, ("runs.put_back.{}",)),
+        (decide.Blocker, ("runs.blocker.{}",)),
+        (health.CheckName, ("health.check.{}",)),
+        (leaving.LeavingReason, ("leaving.reason.{}",)),
+        (bulk.Reason, ()),
+    ]
+    found = [(pattern.format(word.value), f"{enum.__qualname__}.{word.name}")
+             for enum, patterns in pairs for word in enum for pattern in patterns]
+    found += [(f"tui.confirm.{a}", "Action (confirmed)")
+              for a in (access.Action.DEACTIVATE, access.Action.ACTIVATE)]
+    return found
+
+
+def test_every_domain_word_has_its_messages() -> None:
+    words = _word_messages()
+    assert len(words) > 40  # the enums really are iterated
+    missing = sorted(f"{word}: {key}" for key, word in words if key not in catalogue())
+    assert not missing, "messages missing for domain words:\n" + "\n".join(missing)

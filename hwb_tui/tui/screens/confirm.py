@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Static
 
+from hwb_tui.core.access import Action, needs_informed
 from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
@@ -26,12 +27,12 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("y", "yes", "key.yes", id="confirm.yes"),
     ]
 
-    def __init__(self, user: User, action: str, lang: str) -> None:
+    def __init__(self, user: User, action: Action, lang: str) -> None:
         super().__init__()
         self.user = user
-        self.action = action  # "deactivate" or "activate"
+        self.action = action  # deactivate or activate
         self.lang = lang
-        self.needs_statement = action == "deactivate" and user.kind == "ite"
+        self.needs_statement = needs_informed(action, user)
 
     def compose(self) -> ComposeResult:
         lang = self.lang

@@ -13,10 +13,11 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
 from textual.worker import Worker
 
-from hwb_tui.core import accounts, directory
+from hwb_tui.core import accounts, directory, schools
+from hwb_tui.core.access import Action, needs_informed
 from hwb_tui.core.directory import Query
 from hwb_tui.core.errors import HwbError
-from hwb_tui.core.models import School, User
+from hwb_tui.core.models import User
 from hwb_tui.i18n import t
 from hwb_tui.tui import failures
 from hwb_tui.tui.keys import localise_bindings
@@ -259,26 +260,27 @@ class MainScreen(Screen[None]):
         if user is None:
             self.notify(t("tui.no_selection", self.lang))
             return
-        menu = manage_menu(user, self.hwb.today, self.lang)
+        menu = manage_menu(user, self.hwb.actor, self.hwb.today, self.lang)
 
         def chosen(choice: str | None) -> None:
-            if choice in ("deactivate", "activate"):
-                self.app.push_screen(ConfirmModal(user, choice, self.lang),
-                                     lambda yes: self._confirmed(bool(yes), choice, user))
-            elif choice == "extend":
+            if choice in (Action.DEACTIVATE, Action.ACTIVATE):
+                action = Action(choice)
+                self.app.push_screen(ConfirmModal(user, action, self.lang),
+                                     lambda yes: self._confirmed(bool(yes), action, user))
+            elif choice == Action.EXTEND:
                 self.app.push_screen(extend_menu(user, self.lang),
                                      lambda lifetime: self._extend(user, lifetime))
 
         self.app.push_screen(menu, chosen)
 
-    def _confirmed(self, yes: bool, action: str, user: User) -> None:
+    def _confirmed(self, yes: bool, action: Action, user: User) -> None:
         if yes:
             self._change(action, user, None)
         self.table.focus()
 
     def _extend(self, user: User, lifetime: str | None) -> None:
         if lifetime:
-            self._change("extend", user, lifetime)
+            self._change(Action.EXTEND, user, lifetime)
         self.table.focus()
 
     def action_add(self) -> None:
@@ -307,16 +309,16 @@ class MainScreen(Screen[None]):
             failures.report(self, event.worker.error)
 
     @work(thread=True, group="change", exit_on_error=False)
-    def _change(self, action: str, user: User, lifetime: str | None) -> None:
+    def _change(self, action: Action, user: User, lifetime: str | None) -> None:
         app = self.hwb
         assert user.id is not None
         try:
             with app.store.write() as session:
-                if action == "deactivate":
+                if action is Action.DEACTIVATE:
                     change = accounts.deactivate(
-                        session, app.actor, user.id, ite_informed=user.kind == "ite",
+                        session, app.actor, user.id, ite_informed=needs_informed(action, user),
                         expected_version=user.version)
-                elif action == "activate":
+                elif action is Action.ACTIVATE:
                     change = accounts.activate(session, app.actor, user.id, today=app.today,
                                                expected_version=user.version)
                 else:
@@ -328,9 +330,9 @@ class MainScreen(Screen[None]):
             return
         app.call_from_thread(self._changed, action, change.user)
 
-    def _changed(self, action: str, user: User) -> None:
+    def _changed(self, action: Action, user: User) -> None:
         params = {"username": user.username}
-        if action == "extend":
+        if action is Action.EXTEND:
             params["date"] = user.expires_on.isoformat() if user.expires_on else "?"
         self.notify(t(f"tui.done.{action}", self.lang, **params))
         self.table.replace_row(user)
@@ -356,14 +358,9 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="schools", exit_on_error=False)
     def _load_schools(self) -> None:
-        from sqlmodel import col, select
-
         app = self.hwb
         with app.store.read() as session:
-            stmt = select(School.dfes, School.name, School.name_cy)
-            if app.actor.schools is not None:
-                stmt = stmt.where(col(School.dfes).in_(sorted(app.actor.schools)))
-            names = {dfes: (name, name_cy) for dfes, name, name_cy in session.exec(stmt)}
+            names = schools.names_in_scope(session, app.actor)
         app.call_from_thread(self._schools_loaded, names)
 
     def _schools_loaded(self, names: dict[str, tuple[str, str]]) -> None:

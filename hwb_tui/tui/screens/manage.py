@@ -1,7 +1,7 @@
 """Manage User: the menu of what may be done to the selected user, and the Extend lifetimes.
 
-Which items appear is decided by the core's rules (source, status, can_activate); the screen only
-lists them. Dismisses with the chosen action name, or None.
+Which items appear is the core's `access.allowed_actions()`, which `users show` asks too; the
+screen only lists them. Dismisses with the chosen action, or None.
 """
 
 from __future__ import annotations
@@ -18,22 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from hwb_tui.core.accounts import LIFETIMES, can_activate
-from hwb_tui.core.models import ACTIVE, User
+from hwb_tui.core.access import Actor, allowed_actions, managed_by_mis
+from hwb_tui.core.accounts import LIFETIMES
+from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
-
-
-def menu_items(user: User, today: date) -> list[str]:
-    """The Manage User items for `user` (SPEC §2): 'mis' is the disabled managed-by-MIS line."""
-    if user.source == "mis":
-        return ["mis"]
-    if user.status == ACTIVE:
-        return ["deactivate", "extend"]
-    if can_activate(user, today):
-        return ["activate"]
-    return []
 
 
 class ChoiceModal(ModalScreen[str | None]):
@@ -80,14 +70,12 @@ class ChoiceModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def manage_menu(user: User, today: date, lang: str) -> ChoiceModal:
-    items = menu_items(user, today)
-    choices: list[tuple[str, str, bool]] = []
-    for item in items:
-        if item == "mis":
-            choices.append((item, t("tui.manage.mis", lang), False))
-        else:
-            choices.append((item, t(f"tui.manage.{item}", lang), True))
+def manage_menu(user: User, actor: Actor, today: date, lang: str) -> ChoiceModal:
+    """The Manage User menu: what the core allows, else why nothing is offered."""
+    choices = [(str(action), t(f"tui.manage.{action}", lang), True)
+               for action in allowed_actions(user, today, actor)]
+    if managed_by_mis(user):
+        choices.append(("mis", t("tui.manage.mis", lang), False))
     if not choices:
         choices.append(("none", t("tui.manage.nothing", lang), False))
     return ChoiceModal(t("tui.manage.title", lang), user, choices, lang)
