@@ -12,9 +12,19 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from hwb_tui.core.db import Store, open_store
+from hwb_tui.i18n import DEFAULT_LANGUAGE, set_language
 
 PG_URL = os.environ.get("HWB_TEST_POSTGRES_URL")
 PG_SKIP = "HWB_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against"
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in English: a command run with --lang cy sets the process's language,
+    which must not leak into the next test (it made test order matter)."""
+    set_language(DEFAULT_LANGUAGE)
+    yield
+    set_language(DEFAULT_LANGUAGE)
 
 
 @pytest.fixture

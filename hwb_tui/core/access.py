@@ -13,7 +13,13 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
-from hwb_tui.core.errors import NoOperatorsYet, NotPermitted, OperatorDisabled, UnknownOperator
+from hwb_tui.core.errors import (
+    NoOperatorsYet,
+    NotPermitted,
+    OperatorDisabled,
+    Phrase,
+    UnknownOperator,
+)
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, Operator, OperatorSchool, Source, User
 
 PROVISIONING_ACTOR = "provisioning-client"
@@ -47,15 +53,11 @@ class Actor:
 
     def require_school(self, school: str) -> None:
         if not self.covers(school):
-            from hwb_tui.i18n import t
-
-            raise NotPermitted(detail=t("permission.school_outside_scope", dfes=school))
+            raise NotPermitted(detail=Phrase("permission.school_outside_scope", dfes=school))
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            from hwb_tui.i18n import t
-
-            raise NotPermitted(detail=t("permission.admin_only"))
+            raise NotPermitted(detail=Phrase("permission.admin_only"))
 
 
 def system_actor(login: str) -> Actor:

@@ -35,6 +35,7 @@ from hwb_tui.core.errors import (
     InvalidValue,
     ITEMustBeInformed,
     ManagedByMIS,
+    Phrase,
 )
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, User
 from hwb_tui.core.names import (
@@ -107,22 +108,20 @@ def add_user(
     today: date | None = None,
 ) -> User:
     """Add a non-MIS user (governor, ITE, LA, REC, other) in the actor's scope."""
-    from hwb_tui.i18n import t
-
     if kind not in NON_MIS_KINDS:
-        reason = t("validation.kind_not_non_mis", kind=kind, kinds=", ".join(NON_MIS_KINDS))
+        reason = Phrase("validation.kind_not_non_mis", kind=kind, kinds=", ".join(NON_MIS_KINDS))
         raise InvalidValue(field="kind", reason=reason)
     actor = recheck(session, actor)
     actor.require_school(school)
     require_open(session, school)  # registered, and not closed
     fields = name_fields(surname, forename)
     if not fields["surname_key"]:
-        raise InvalidValue(field="surname", reason=t("validation.name_required"))
+        raise InvalidValue(field="surname", reason=Phrase("validation.name_required"))
     if not fields["forename_key"]:
-        raise InvalidValue(field="forename", reason=t("validation.name_required"))
+        raise InvalidValue(field="forename", reason=Phrase("validation.name_required"))
     for name in ("surname", "forename"):
         if len(fields[name]) > MAX_TEXT:
-            raise InvalidValue(field=name, reason=t("validation.too_long", max=MAX_TEXT))
+            raise InvalidValue(field=name, reason=Phrase("validation.too_long", max=MAX_TEXT))
     today = today or clock.now().date()
     stamp = clock.now()
     # On PostgreSQL two operators adding the same name at once can pick the same username; the

@@ -37,6 +37,7 @@ from hwb_tui.core.errors import (
 )
 from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
+from hwb_tui.i18n import t
 
 # What may be done to a set of users at once: the same actions as to one (core.access).
 BulkAction = Action
@@ -115,8 +116,6 @@ class Result:
 
     def message(self, lang: str | None = None) -> str:
         """Why not, in words (empty when changed)."""
-        from hwb_tui.i18n import t
-
         if self.error is not None:
             return display_safe(self.error.message(lang))
         if self.reason is Reason.DUPLICATE:

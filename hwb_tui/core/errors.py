@@ -1,8 +1,39 @@
-"""Errors a user can cause: each carries a message key for the i18n layer and an exit status."""
+"""Errors a user can cause: each carries a message key for the i18n layer and an exit status.
+
+An error is put into words where it is shown, in the language of whoever reads it (the console's
+operator, the command line's --lang), never where it is raised: its parameters may themselves be
+`Phrase`s, said in that same language.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from hwb_tui.i18n import t
+
+
+class Phrase:
+    """Words to be said later: a message key and its parameters (a detail inside an error)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+
+    def text(self, lang: str | None = None) -> str:
+        return t(self.key, lang, **_said(self.params, lang))
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.key!r}, {self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Phrase) and (self.key, self.params) == (other.key, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _said(params: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    return {k: v.text(lang) if isinstance(v, Phrase) else v for k, v in params.items()}
 
 
 class HwbError(Exception):
@@ -16,9 +47,8 @@ class HwbError(Exception):
         super().__init__(f"{self.key} {params}")
 
     def message(self, lang: str | None = None) -> str:
-        from hwb_tui.i18n import t
-
-        return t(self.key, lang=lang, **self.params)
+        """The error in `lang` (default: the current language), details included."""
+        return t(self.key, lang=lang, **_said(self.params, lang))
 
 
 class UsageError(HwbError):

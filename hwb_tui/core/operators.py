@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.audit import audit
-from hwb_tui.core.errors import InvalidValue, NotPermitted, UnknownOperator
+from hwb_tui.core.errors import InvalidValue, NotPermitted, Phrase, UnknownOperator
 from hwb_tui.core.models import ROLES, Operator, OperatorSchool
 from hwb_tui.core.schools import require_open
 
@@ -38,27 +38,25 @@ def add_operator(
 
     A Hwb administrator with no schools listed has every school; a Digital Champion needs one.
     """
-    from hwb_tui.i18n import t
-
     first = operator_count(session) == 0
     if not first:
         if actor is None:
             raise UnknownOperator(login="?")
         actor.require_admin()
     if role not in ROLES:
-        raise InvalidValue(field="role", reason=t("validation.role", roles=", ".join(ROLES)))
+        raise InvalidValue(field="role", reason=Phrase("validation.role", roles=", ".join(ROLES)))
     login = login.strip()
     if not login or any(ch.isspace() for ch in login):
-        raise InvalidValue(field="login", reason=t("validation.login"))
+        raise InvalidValue(field="login", reason=Phrase("validation.login"))
     if session.get(Operator, login) is not None:
-        raise InvalidValue(field="login", reason=t("validation.operator_exists", login=login))
+        raise InvalidValue(field="login", reason=Phrase("validation.operator_exists", login=login))
     if role == "digital-champion" and not schools:
-        raise InvalidValue(field="school", reason=t("validation.champion_needs_school"))
+        raise InvalidValue(field="school", reason=Phrase("validation.champion_needs_school"))
     if actor is not None and actor.schools is not None:
         # A Hwb administrator of listed schools grants only those schools: otherwise they
         # could make an operator (even one for themselves) reaching where they do not.
         if not schools:
-            raise NotPermitted(detail=t("permission.all_schools_only"))
+            raise NotPermitted(detail=Phrase("permission.all_schools_only"))
         for dfes in schools:
             actor.require_school(dfes)
     for dfes in schools:

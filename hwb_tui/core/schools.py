@@ -25,6 +25,7 @@ from hwb_tui.core.errors import (
     InvalidDfES,
     InvalidValue,
     NotPermitted,
+    Phrase,
     SchoolClosed,
     SchoolExists,
     SchoolNotFound,
@@ -85,9 +86,7 @@ def parse_dfes(value: str) -> str:
     text = value.strip()
     problem = dfes_problem(text)
     if problem is not None:
-        from hwb_tui.i18n import t
-
-        raise InvalidDfES(value=display_safe(value), reason=t(problem))
+        raise InvalidDfES(value=display_safe(value), reason=Phrase(problem))
     return text
 
 
@@ -142,9 +141,7 @@ def entry_problems(dfes: str, name: str, name_cy: str | None, la: str = ""
 def require_register_admin(actor: Actor) -> None:
     """Only a Hwb administrator whose scope is every school changes the register."""
     if not actor.is_admin or actor.schools is not None:
-        from hwb_tui.i18n import t
-
-        raise NotPermitted(detail=t("permission.register_admin_only"))
+        raise NotPermitted(detail=Phrase("permission.register_admin_only"))
 
 
 def _clean(name: str) -> str:
@@ -159,10 +156,8 @@ def add_school(session: Session, actor: Actor, dfes: str, name: str, name_cy: st
     dfes = parse_dfes(dfes)
     problems = entry_problems(dfes, _clean(name), _clean(name_cy), la)
     if problems:
-        from hwb_tui.i18n import t
-
         fld, key, params = problems[0]
-        raise InvalidValue(field=fld, reason=t(key, **params))
+        raise InvalidValue(field=fld, reason=Phrase(key, **params))
     if session.get(School, dfes) is not None:
         raise SchoolExists(dfes=dfes)
     school = School(dfes=dfes, name=_clean(name), name_cy=_clean(name_cy),

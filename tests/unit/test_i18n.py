@@ -13,8 +13,10 @@ import pytest
 import hwb_tui
 from hwb_tui.cli import main
 from hwb_tui.core import access, bulk, health, leaving, models, runs
+from hwb_tui.core.access import Actor
+from hwb_tui.core.errors import NotPermitted
 from hwb_tui.core.models import KINDS, ROLES
-from hwb_tui.i18n import LANGUAGES, MESSAGES_DIR, catalogue, t
+from hwb_tui.i18n import LANGUAGES, MESSAGES_DIR, catalogue, set_language, t
 from hwb_tui.provisioning import decide, plan
 
 PACKAGE = Path(hwb_tui.__file__).parent
@@ -179,3 +181,20 @@ def test_every_domain_word_has_its_messages() -> None:
     assert len(words) > 40  # the enums really are iterated
     missing = sorted(f"{word}: {key}" for key, word in words if key not in catalogue())
     assert not missing, "messages missing for domain words:\n" + "\n".join(missing)
+
+
+def test_an_error_is_said_in_the_readers_language_not_the_raisers() -> None:
+    # raised while the process speaks Welsh (a CLI run with --lang cy, say) ...
+    set_language("cy")
+    champion = Actor(login="champ", role="digital-champion", schools=frozenset({"6612001"}))
+    with pytest.raises(NotPermitted) as refused:
+        champion.require_school("6612002")
+    set_language("en")
+    # ... and read by an operator who works in English: every word of it in English
+    english = refused.value.message("en")
+    assert english == t("error.not_permitted", "en",
+                        detail=t("permission.school_outside_scope", "en", dfes="6612002"))
+    assert refused.value.message("cy") == t(
+        "error.not_permitted", "cy", detail=t("permission.school_outside_scope", "cy",
+                                              dfes="6612002"))
+    assert english != refused.value.message("cy")
