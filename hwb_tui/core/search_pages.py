@@ -27,7 +27,9 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, uni
 from sqlmodel import Session, col, select
 
 from hwb_tui.core.access import Actor
-from hwb_tui.core.directory import (
+from hwb_tui.core.models import User
+from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes
+from hwb_tui.core.user_query import (
     SEARCH_FIELDS,
     VIEWS,
     Cursor,
@@ -43,8 +45,6 @@ from hwb_tui.core.directory import (
     where,
     words,
 )
-from hwb_tui.core.models import User
-from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes
 
 ESTIMATE_CAP = 20_000
 # Usernames are fetched through their index only when few match: most usernames that match a

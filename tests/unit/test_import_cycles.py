@@ -11,8 +11,6 @@ import grimp
 
 # Cycles in files that other work in progress is rewriting; each leaves this set when it lands.
 ELSEWHERE: set[frozenset[str]] = {
-    # search planning (PostgreSQL paths in progress): directory dispatches to search_pages
-    frozenset({"hwb_tui.core.directory", "hwb_tui.core.search_pages"}),
     # held runs (tui/screens/provisioning.py) and the provisioning actor (provision_file.py)
     frozenset({"hwb_tui.tui.app", "hwb_tui.tui.screens.main",
                "hwb_tui.tui.screens.provision_file", "hwb_tui.tui.screens.provisioning"}),
