@@ -43,10 +43,9 @@ from hwb_tui.core.names import (
     display_safe,
     search_key,
     sort_key,
-    username_base,
-    username_from,
 )
 from hwb_tui.core.schools import require_open
+from hwb_tui.core.usernames import allocate_username
 
 USERNAME_ATTEMPTS = 5
 LIFETIMES = ("1m", "3m", "6m", "year")
@@ -64,23 +63,6 @@ def name_fields(surname: str, forename: str) -> dict[str, str]:
         "sort_en": sort_key(surname, forename, "en"),
         "sort_cy": sort_key(surname, forename, "cy"),
     }
-
-
-def allocate_username(session: Session, surname: str, forename: str) -> str:
-    """The next free username for this name: JonesF@…, then JonesF2@…, JonesF3@…"""
-    base = username_base(surname, forename)
-    base_key = search_key(base)
-    taken = session.exec(
-        select(User.username_key).where(
-            col(User.username_key) >= base_key, col(User.username_key) < base_key + "\uffff"
-        )
-    ).all()
-    numbers = {1 if k == base_key else int(k[len(base_key):]) for k in taken
-               if k == base_key or k[len(base_key):].isdigit()}
-    n = 1
-    while n in numbers:
-        n += 1
-    return username_from(base, n)
 
 
 def username_key_of(username: str) -> str:

@@ -288,9 +288,9 @@ def test_batched_usernames_fill_gaps_like_the_core(any_schools: Store) -> None:
             "JonesS6@hwbcymru.net"]
         assert allocate_usernames(s, [("Jonesfred", "Sam"), ("Wyn", "Ŵ")]) == [
             "JonesfredS@hwbcymru.net", "WynW@hwbcymru.net"]
-        from hwb_tui.provisioning.apply import _allocate
+        from hwb_tui.core.usernames import allocate_with_keys
 
-        for username, key in _allocate(s, names + [("Ŵyn-Prŷs", "ïolo")]):
+        for username, key in allocate_with_keys(s, names + [("Ŵyn-Prŷs", "ïolo")]):
             assert key == username_key_of(username)
 
 
