@@ -885,3 +885,47 @@ def test_cli_health_is_scoped(cli_dir: Directory, run: Run, role: str) -> None:
         assert (code, held["value"]) == (1, HEALTH_HELD[role])
         assert all(d.endswith(HOME) for d in held["detail"]) or role == "admin-all"
     assert (db_digest(cli_dir.store), _runs_digest(cli_dir.store)) == (before, runs_before)
+
+
+async def test_console_bulk_change_of_an_operator_disabled_meanwhile_changes_nothing(
+        cli_dir: Directory) -> None:
+    """Marked users, then the operator is disabled: Yes on the marked set is refused plainly."""
+    from datetime import date
+
+    from hwb_tui.tui.app import HwbApp
+    from hwb_tui.tui.screens.bulk import BulkConfirmModal
+
+    d = cli_dir
+    app = HwbApp(d.store, _actor(d, "champion"), today=date.today())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("g", "slash", *"govhome", "enter")
+        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
+        await pilot.press("space", "m", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BulkConfirmModal)
+        _disable(d.store, LOGINS["champion"])
+        before = db_digest(d.store)
+        await pilot.press("y")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert db_digest(d.store) == before
+        shown = [n.message for n in app._notifications]
+        assert any(LOGINS["champion"] in m and "disabled" in m for m in shown), shown
+    assert status_of(d.store, d.ids["governor-home"]).status == "active"
+
+
+def test_only_users_in_scope_and_not_mis_can_be_marked(core_dir: Directory) -> None:
+    from hwb_tui.core import bulk
+
+    d = core_dir
+    with d.store.read() as s:
+        users = {key: s.get(User, ident) for key, ident in d.ids.items()}
+    for role in ("admin-all", "admin-listed", "champion"):
+        actor = _actor(d, role)
+        marked = {k for k, u in users.items() if u is not None and bulk.markable(actor, u)}
+        schools = ("home", "away") if role == "admin-all" else ("home",)
+        assert marked == {f"{who}-{w}" for who in ("governor", "keeper", "former")
+                          for w in schools}, role

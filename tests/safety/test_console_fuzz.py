@@ -23,6 +23,7 @@ from textual.worker import WorkerCancelled
 from hwb_tui.core.db import Store
 from hwb_tui.core.models import DEACTIVATED, AuditEvent, User
 from hwb_tui.tui.app import HwbApp
+from hwb_tui.tui.screens.bulk import BulkConfirmModal
 from hwb_tui.tui.screens.confirm import ConfirmModal
 from hwb_tui.tui.widgets.user_table import UserTable
 from tests import builders as b
@@ -117,6 +118,21 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Watch:
         return original(self, result)
 
     monkeypatch.setattr(ConfirmModal, "dismiss", dismiss)
+
+    # The marked set's one dialog (space, then m): its Yes answers for every user it names.
+    bulk_original = BulkConfirmModal.dismiss
+
+    def bulk_dismiss(self: BulkConfirmModal, result: Any = None) -> Any:
+        informed = True
+        if self.needs_statement:
+            informed = self.query_one("#confirm-informed", Checkbox).value
+        for user in self.users:
+            assert user.id is not None
+            w.answers.append(Answer(str(self.action), user.id, user.kind, bool(result),
+                                    self.app.screen is self, informed))
+        return bulk_original(self, result)
+
+    monkeypatch.setattr(BulkConfirmModal, "dismiss", bulk_dismiss)
     return w
 
 

@@ -65,3 +65,19 @@ def test_ite_confirm_dialog(seed: Seed, snap_compare: Callable[..., bool], lang:
 def test_manage_menu_of_a_learner(seed: Seed, snap_compare: Callable[..., bool]) -> None:
     assert snap_compare(seed.app("admin"), terminal_size=SIZE,
                         run_before=keys("l", "slash", "h", "u", "g", "enter", "m"))
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_non_mis_view_with_kinds_and_marks(seed: Seed, snap_compare: Callable[..., bool],
+                                           lang: str) -> None:
+    """View Non-MIS named in words, each row's kind, two users marked (issue 17)."""
+    assert snap_compare(seed.app("admin", lang=lang), terminal_size=SIZE,
+                        run_before=keys("n", "space", "down", "space"))
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_bulk_confirm_dialog_with_ite_students(seed: Seed, snap_compare: Callable[..., bool],
+                                               lang: str) -> None:
+    assert snap_compare(seed.app("admin", lang=lang), terminal_size=SIZE,
+                        run_before=keys("n", "space", "down", "down", "down", "down", "down",
+                                        "down", "down", "space", "m", "enter"))

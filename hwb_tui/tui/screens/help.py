@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
+from hwb_tui.tui.widgets.user_row import MARK, STATUS_STYLES, STATUS_SYMBOLS, RowStatus
 
 # (keys as shown, catalogue key of what they do): the SPEC §2 table, in order.
 HELP_KEYS = (
@@ -26,6 +27,7 @@ HELP_KEYS = (
     ("↑ ↓", "tui.help.move"),
     ("pgup pgdn home end", "tui.help.move_page"),
     ("enter", "tui.help.enter_table"),
+    ("space", "tui.help.space"),
     ("m", "tui.help.m"),
     ("f", "tui.help.f"),
     ("a", "tui.help.a"),
@@ -35,6 +37,21 @@ HELP_KEYS = (
     ("?", "tui.help.question"),
     ("q", "tui.help.q"),
 )
+
+
+def legend(lang: str) -> Text:
+    """What the table's mark and status symbols mean, on one line (the help fits 80x24):
+    user_row draws the rows from the same symbols."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    items = [(MARK, "bold", t("tui.help.legend_mark", lang))]
+    items += [(STATUS_SYMBOLS[s], STATUS_STYLES[s], t(f"tui.help.legend_{s}", lang))
+              for s in RowStatus]
+    for i, (symbol, style, meaning) in enumerate(items):
+        if i:
+            text.append(" · ", style="dim")
+        text.append(symbol, style=style)
+        text.append(" " + meaning)
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -55,6 +72,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static(Text(t("tui.help.title", self.lang), style="bold"), id="help-title")
             yield Static(table)
+            yield Static(legend(self.lang), id="help-legend")
             yield Static(Text(t("tui.help.close", self.lang), style="dim"), id="help-close")
         yield Footer()
 

@@ -13,15 +13,17 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
 from textual.worker import Worker
 
-from hwb_tui.core import accounts, directory, schools
+from hwb_tui.core import accounts, bulk, directory, schools
 from hwb_tui.core.access import Action, needs_informed
 from hwb_tui.core.directory import Query
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import User
+from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
 from hwb_tui.tui import failures
 from hwb_tui.tui.keys import localise_bindings
 from hwb_tui.tui.screens.add_user import AddUserModal
+from hwb_tui.tui.screens.bulk import BulkConfirmModal, action_menu, lifetime_menu
 from hwb_tui.tui.screens.confirm import ConfirmModal
 from hwb_tui.tui.screens.manage import extend_menu, manage_menu
 from hwb_tui.tui.screens.provisioning import ProvisioningPane
@@ -34,6 +36,7 @@ from hwb_tui.tui.widgets.user_table import UserTable
 USER_VIEWS = ("governors", "non-mis", "mis")
 ADD_VIEWS = ("governors", "non-mis")  # Add user: non-MIS accounts only
 BASE_FILTERS = ("active", "deactivated", "all")
+NOT_CHANGED_SHOWN = 5  # a bulk change's result names this many who were not changed
 
 
 class MainScreen(Screen[None]):
@@ -48,6 +51,9 @@ class MainScreen(Screen[None]):
         Binding("slash", "search", "key.search", key_display="/", priority=True,
                 id="main.search"),
         Binding("enter", "to_table", "key.to_table", priority=True, id="main.to_table"),
+        # Not in the footer (it would push "q Quit" off 80 columns in Welsh): the table's
+        # heading says "␣ mark", and ? lists it.
+        Binding("space", "mark", "key.mark", key_display="␣", show=False, id="main.mark"),
         Binding("m", "manage", "key.manage", id="main.manage"),
         Binding("f", "filter", "key.filter", id="main.filter"),
         Binding("a", "add", "key.add", id="main.add"),
@@ -59,6 +65,9 @@ class MainScreen(Screen[None]):
         self.view = "governors"
         self.status = "active"
         self.school_names: dict[str, tuple[str, str]] = {}
+        # The marked users of this view, by id: kept while scrolling and searching, cleared when
+        # the view changes. The table draws the marks from this same dict.
+        self.marks: dict[int, User] = {}
         self._had_selection: bool | None = None
 
     @property
@@ -86,11 +95,12 @@ class MainScreen(Screen[None]):
             yield Sidebar(id="sidebar")
             with ContentSwitcher(initial="users", id="switcher"):
                 with Vertical(id="users"):
+                    yield Static(id="table-title")
                     with Horizontal(id="searchbar"):
                         yield Label(id="search-label")
                         yield Input(id="search", compact=True)
                         yield Static(id="count")
-                    yield UserTable(app.store, app.actor, id="table")
+                    yield UserTable(app.store, app.actor, id="table", marks=self.marks)
                     yield DetailsPanel(id="details")
                 yield ProvisioningPane(app.store, app.actor, id="provisioning")
         yield Footer(compact=True)
@@ -126,6 +136,7 @@ class MainScreen(Screen[None]):
         self._show_count(self.table.total)
         self.query_one(ProvisioningPane).set_language(lang)
         self._show_banner(self._expiring)
+        self._show_title()
         self.refresh_bindings()
 
     _expiring = 0
@@ -139,6 +150,23 @@ class MainScreen(Screen[None]):
         else:
             text = t("tui.count", self.lang, count=f"{total:,}")
         self.query_one("#count", Static).update(Text(text))
+
+    def _show_title(self) -> None:
+        """The table's heading: the view in words, and how many are marked (the status filter
+        is in the sidebar: both would not fit 80 columns in Welsh)."""
+        if self.view not in USER_VIEWS:
+            return
+        lang = self.lang
+        title = Text(t(f"tui.view.{self.view}", lang), style="bold", no_wrap=True,
+                     overflow="ellipsis", end="")
+        if self.marks:
+            title.append(" · ")
+            title.append(t("tui.marked", lang, count=len(self.marks)), style="bold reverse")
+            title.append(" " + t("tui.marked_hint", lang), style="dim")
+        elif self.view != "mis":  # MIS accounts cannot be marked
+            title.append(" · ")
+            title.append(t("tui.mark_hint", lang), style="dim")
+        self.query_one("#table-title", Static).update(title)
 
     def _show_details(self, user: User | None) -> None:
         name = ""
@@ -210,6 +238,8 @@ class MainScreen(Screen[None]):
             return False  # the key types into the search field
         in_users = self.view in USER_VIEWS
         if action == "manage":
+            return in_users and (self.table.selected is not None or bool(self.marks))
+        if action == "mark":
             return in_users and self.table.selected is not None
         if action == "add":
             return self.view in ADD_VIEWS
@@ -222,8 +252,11 @@ class MainScreen(Screen[None]):
     def action_view(self, view: str) -> None:
         changed = view != self.view
         self.view = view
+        if changed:
+            self._unmark_all()  # marks belong to the view they were made in
         if self.status == "expiring" and view not in ADD_VIEWS:
             self.status = "active"  # only non-MIS accounts expire
+        self._show_title()
         self.query_one(Sidebar).show(view, self.lang, self.status)
         switcher = self.query_one(ContentSwitcher)
         if view == "provisioning":
@@ -249,13 +282,130 @@ class MainScreen(Screen[None]):
         self.set_focus(self.table)
 
     def action_filter(self) -> None:
-        filters = BASE_FILTERS + (("expiring",) if self.view in ADD_VIEWS else ())
+        filters = (BASE_FILTERS + (("expiring",) if self.view in ADD_VIEWS else ())
+                   + ("leaving",))
         index = filters.index(self.status) if self.status in filters else -1
         self.status = filters[(index + 1) % len(filters)]
         self.query_one(Sidebar).show(self.view, self.lang, self.status)
+        self._show_title()
         self.reload(self.table.selected)
 
+    # ---- marking, and acting on the marked set ---------------------------------------------
+
+    def action_mark(self) -> None:
+        """space: mark or unmark the selected user, then move down (marking a run of rows)."""
+        user = self.table.selected
+        if user is None or user.id is None:
+            return
+        if user.id in self.marks:
+            del self.marks[user.id]
+        elif bulk.markable(self.hwb.actor, user):
+            self.marks[user.id] = user
+        else:
+            self.notify(t("tui.mark.mis" if user.source == "mis" else "tui.mark.not_yours",
+                          self.lang), severity="warning")
+            return
+        self._show_title()
+        self.table.refresh()
+        self.table.action_move(1)
+        self.refresh_bindings()
+
+    def _unmark_all(self) -> None:
+        if self.marks:
+            self.marks.clear()
+            self.table.refresh()
+            self.refresh_bindings()
+
+    def _manage_marked(self) -> None:
+        lang, today = self.lang, self.hwb.today
+        marked = list(self.marks.values())
+        actions = bulk.actions_for(marked, today)
+        if not actions:
+            self.notify(t("tui.bulk.nothing", lang), severity="warning")
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                self.table.focus()
+                return
+            action = bulk.BulkAction(choice)
+            if action is bulk.BulkAction.EXTEND:
+                applies = [u for u in marked if bulk.applies(action, u, today)]
+                self.app.push_screen(lifetime_menu(len(applies), lang),
+                                     lambda lifetime: self._confirm_bulk(action, lifetime))
+            else:
+                self._confirm_bulk(action, None)
+
+        self.app.push_screen(action_menu(actions, len(marked), lang), chosen)
+
+    def _confirm_bulk(self, action: bulk.BulkAction, lifetime: str | None) -> None:
+        if action is bulk.BulkAction.EXTEND and lifetime is None:
+            self.table.focus()
+            return
+        today = self.hwb.today
+        marked = list(self.marks.values())
+        users = [u for u in marked if bulk.applies(action, u, today)]
+        ite = bulk.needs_informed(action, users, today)
+        dialog = BulkConfirmModal(action, users, len(marked) - len(users), len(ite), self.lang,
+                                  lifetime)
+
+        def answered(yes: bool | None) -> None:
+            self.table.focus()
+            if yes:
+                # Yes is only possible with the statement ticked when ITE students are in it
+                self._change_marked(action, users, bool(ite), lifetime)
+
+        self.app.push_screen(dialog, answered)
+
+    @work(thread=True, group="change", exit_on_error=False)
+    def _change_marked(self, action: bulk.BulkAction, users: list[User], informed: bool,
+                       lifetime: str | None) -> None:
+        app = self.hwb
+        targets = [bulk.Target(username=u.username, user_id=u.id, version=u.version)
+                   for u in users]
+        results: list[bulk.Result] = []
+        try:
+            for result in bulk.change_many(app.store, app.actor, action, targets,
+                                           informed=informed, lifetime=lifetime,
+                                           today=app.today):
+                results.append(result)
+        except HwbError as exc:  # the operator's own standing (disabled, narrowed) or the db
+            app.call_from_thread(self._marked_changed, action, results, exc)
+            return
+        app.call_from_thread(self._marked_changed, action, results, None)
+
+    def _marked_changed(self, action: bulk.BulkAction, results: list[bulk.Result],
+                        stopped: HwbError | None) -> None:
+        lang = self.lang
+        summary = bulk.summarise(results)
+        lines = [t(f"tui.bulk.done.{action}", lang, count=summary.changed)]
+        failed = [r for r in results if not r.done]
+        if failed:
+            lines.append(t("tui.bulk.not_changed", lang, count=len(failed)))
+            for r in failed[:NOT_CHANGED_SHOWN]:
+                who = (f"{r.user.surname}, {r.user.forename}" if r.user else r.username)
+                lines.append(f"• {display_safe(who)}: {r.message(lang)}")
+            if len(failed) > NOT_CHANGED_SHOWN:
+                lines.append(t("tui.bulk.and_more", lang, count=len(failed) - NOT_CHANGED_SHOWN))
+        if stopped is not None:
+            lines.append(stopped.message(lang))
+        self.notify("\n".join(lines), severity="warning" if failed or stopped else "information",
+                    timeout=20 if failed or stopped else 8, markup=False)
+        for r in results:
+            if r.done and r.user is not None and r.user.id is not None:
+                self.marks.pop(r.user.id, None)
+                self.table.replace_row(r.user)
+            elif r.user is not None:
+                self._refresh_user(r.user)  # show who won the race as they are now
+        self._show_title()
+        self.table.recount()
+        self._count_expiring()
+        self.refresh_bindings()
+
     def action_manage(self) -> None:
+        if self.marks:
+            self._manage_marked()
+            return
         user = self.table.selected
         if user is None:
             self.notify(t("tui.no_selection", self.lang))
@@ -332,6 +482,8 @@ class MainScreen(Screen[None]):
 
     def _changed(self, action: Action, user: User) -> None:
         params = {"username": user.username}
+        if user.id in self.marks:
+            self.marks[user.id] = user  # a marked user changed one by one: mark as they are now
         if action is Action.EXTEND:
             params["date"] = user.expires_on.isoformat() if user.expires_on else "?"
         self.notify(t(f"tui.done.{action}", self.lang, **params))
@@ -353,8 +505,17 @@ class MainScreen(Screen[None]):
                 fresh = directory.get_user(session, app.actor, user.id)
         except HwbError:
             return
-        app.call_from_thread(self.table.replace_row, fresh)
-        app.call_from_thread(self.table.recount)
+        app.call_from_thread(self._refreshed, fresh)
+
+    def _refreshed(self, fresh: User) -> None:
+        if fresh.id in self.marks:
+            if bulk.markable(self.hwb.actor, fresh):
+                self.marks[fresh.id] = fresh  # marked as they are now
+            else:
+                del self.marks[fresh.id]
+            self._show_title()
+        self.table.replace_row(fresh)
+        self.table.recount()
 
     @work(thread=True, group="schools", exit_on_error=False)
     def _load_schools(self) -> None:

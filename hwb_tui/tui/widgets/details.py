@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from hwb_tui.core import leaving
+from hwb_tui.core.leaving import LeavingReason
 from hwb_tui.core.models import DEACTIVATED, User
 from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import t
@@ -56,6 +58,13 @@ def describe(user: User, lang: str, school_name: str = "") -> Text:
     if facts or user.status == DEACTIVATED:
         text.append("\n")
     if user.source == "mis":
+        ending = leaving.ends(user)
+        if ending is not None and ending.reason is LeavingReason.ROLLOVER:
+            # a Year 11–13 leaver keeps access past the leaving date, until 29 August (on the
+            # hint's line: the facts line of a learner is full)
+            text.append(f"{t('tui.details.access_until', lang)}: ", style="dim")
+            text.append(_date(ending.on), style="bold")
+            text.append("  ")
         text.append(t("tui.details.hint_mis", lang), style="italic")
     else:
         text.append(t("tui.details.hint", lang), style="italic")

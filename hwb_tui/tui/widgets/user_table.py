@@ -10,6 +10,7 @@ and the cache are never touched by two threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from functools import partial
 from typing import ClassVar
 
@@ -24,11 +25,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from hwb_tui.core import directory
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
 from hwb_tui.core.directory import Query
 from hwb_tui.core.models import DEACTIVATED, User
-from hwb_tui.core.names import USERNAME_DOMAIN, display_safe
 from hwb_tui.core.user_window import (
     COUNT_CAP,
     PAGE,
@@ -45,17 +46,9 @@ from hwb_tui.core.user_window import (
 )
 from hwb_tui.i18n import t
 from hwb_tui.tui import failures
+from hwb_tui.tui.widgets import user_row
 
 __all__ = ["COUNT_CAP", "PAGE", "WINDOW", "UserTable"]
-
-USERNAME_SUFFIX = "@" + USERNAME_DOMAIN
-
-
-def _cell(text: str, width: int) -> Text:
-    """A cell of exactly `width` columns: user text as plain Text (never markup), cut with …"""
-    cell = Text(display_safe(text), no_wrap=True, overflow="ellipsis", end="")
-    cell.truncate(width, overflow="ellipsis", pad=True)
-    return cell
 
 
 class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -112,10 +105,12 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
     class ViewDetails(Message):
         pass
 
-    def __init__(self, store: Store, actor: Actor, *, id: str | None = None) -> None:
+    def __init__(self, store: Store, actor: Actor, *, id: str | None = None,
+                 marks: Mapping[int, User] | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.actor = actor
+        self.marks: Mapping[int, User] = marks if marks is not None else {}  # the screen's marks
         # Read at construction, not import: tests shrink pages and the cap per test.
         self.source = DirectorySource(store, actor, COUNT_CAP)
         self.model = UserWindow(page=PAGE, window=WINDOW)
@@ -170,13 +165,11 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ---- drawing -----------------------------------------------------------------------------
 
-    def _columns(self) -> tuple[int, int, int, int]:
-        """Widths of name, username, school and status (the last column is the scrollbar)."""
-        width = max(20, self.size.width - 1)
-        status, school = 2, 7
-        username = max(10, min(18, (width - status - school - 3) * 2 // 5))
-        name = max(8, width - status - school - username - 3)
-        return name, username, school, status
+    def _columns(self) -> user_row.Columns:
+        """The cells of this view (a kind column when it holds several kinds; user_row)."""
+        query = self.model.query
+        kinds = directory.view_kinds(query) if query is not None else ("governor",)
+        return user_row.columns(max(20, self.size.width), kinds, self.lang)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -193,33 +186,19 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         return self._row(rows[index], index == self.model.cursor, y - 1, width)
 
     def _heading(self, width: int) -> Strip:
-        name, username, school, status = self._columns()
         style = self.get_component_rich_style("user-table--header")
-        line = Text(style=style, end="")
-        for label, w in ((t("tui.col.name", self.lang), name),
-                         (t("tui.col.username", self.lang), username),
-                         (t("tui.col.school", self.lang), school),
-                         (t("tui.col.status", self.lang), status)):
-            line.append_text(_cell(label, w))
-            line.append(" ")
+        line = user_row.heading(self._columns(), self.lang)
         return self._strip(line, width, style)
 
     def _row(self, user: User, is_cursor: bool, line_no: int, width: int) -> Strip:
-        name_w, username_w, school_w, status_w = self._columns()
         base = self.rich_style
         if user.status == DEACTIVATED:
             base = base + self.get_component_rich_style("user-table--deactivated")
         if is_cursor:
             base = base + self.get_component_rich_style("user-table--cursor")
-        line = Text(style=base, end="")
-        line.append_text(_cell(f"{user.surname}, {user.forename}", name_w))
-        line.append(" ")
-        # Every username ends @hwbcymru.net: the table shows the part that tells users apart.
-        line.append_text(_cell(user.username.removesuffix(USERNAME_SUFFIX), username_w))
-        line.append(" ")
-        line.append_text(_cell(user.school, school_w))
-        line.append(" ")
-        line.append_text(_cell("✗" if user.status == DEACTIVATED else "", status_w))
+        query = self.model.query
+        line = user_row.row(user, self._columns(), self.lang, marked=user.id in self.marks,
+                            today=query.today if query is not None else None)
         strip = self._strip(line, width - 1, base)
         return Strip.join([strip, self._scrollbar(line_no)])
 
