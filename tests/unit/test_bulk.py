@@ -129,6 +129,7 @@ def test_an_operator_disabled_mid_way_stops_with_the_rows_done_kept(store: Store
 
 
 def test_the_usernames_file(tmp_path: Path) -> None:
+    set_language("en")  # the reasons are worded as the file is read, in the current language
     text = "Name,USERNAME,Note\nA,GovA@hwbcymru.net,x\n\n,  ,\"multi\nline\"\nB,GovB@hwbcymru.net\n"
     for data in (text.encode(), codecs.BOM_UTF8 + text.encode(), text.encode("cp1252")):
         rows = parse_usernames(data, "f.csv")
