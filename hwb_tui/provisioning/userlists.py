@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hwb_tui.core.bulk import Target
-from hwb_tui.core.errors import BadFile
+from hwb_tui.core.errors import BadFile, Phrase
 from hwb_tui.core.names import display_safe
-from hwb_tui.i18n import t
 from hwb_tui.provisioning.readers import decode
 
 COLUMN = "username"
@@ -28,9 +27,9 @@ def read_usernames(path: Path) -> list[Target]:
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise BadFile(where=shown, reason=t("bulk.file.not_regular"))
+            raise BadFile(where=shown, reason=Phrase("bulk.file.not_regular"))
         if info.st_size > MAX_BYTES:
-            raise BadFile(where=shown, reason=t("bulk.file.too_large", max=MAX_BYTES))
+            raise BadFile(where=shown, reason=Phrase("bulk.file.too_large", max=MAX_BYTES))
         data = path.read_bytes()
     except OSError as exc:
         raise BadFile(where=shown, reason=display_safe(exc.strerror or str(exc))) from None
@@ -41,7 +40,7 @@ def parse_usernames(data: bytes, name: str) -> list[Target]:
     try:
         text = decode(data)
     except UnicodeDecodeError:
-        raise BadFile(where=name, reason=t("bulk.file.not_text")) from None
+        raise BadFile(where=name, reason=Phrase("bulk.file.not_text")) from None
     return list(_rows(text, name))
 
 
@@ -50,12 +49,12 @@ def _rows(text: str, name: str) -> Iterator[Target]:
     try:
         header = next(reader, None)
         if header is None:
-            raise BadFile(where=f"{name}:1", reason=t("bulk.file.empty"))
+            raise BadFile(where=f"{name}:1", reason=Phrase("bulk.file.empty"))
         wanted = [i for i, h in enumerate(header) if h.strip().casefold() == COLUMN]
         if not wanted:
             found = ", ".join(display_safe(h.strip())[:40] for h in header if h.strip())
             raise BadFile(where=f"{name}:1",
-                          reason=t("bulk.file.no_column", column=COLUMN, found=found or "-"))
+                          reason=Phrase("bulk.file.no_column", column=COLUMN, found=found or "-"))
         column = wanted[0]
         for row in reader:
             if not any(cell.strip() for cell in row):

@@ -129,7 +129,6 @@ def test_an_operator_disabled_mid_way_stops_with_the_rows_done_kept(store: Store
 
 
 def test_the_usernames_file(tmp_path: Path) -> None:
-    set_language("en")  # the reasons are worded as the file is read, in the current language
     text = "Name,USERNAME,Note\nA,GovA@hwbcymru.net,x\n\n,  ,\"multi\nline\"\nB,GovB@hwbcymru.net\n"
     for data in (text.encode(), codecs.BOM_UTF8 + text.encode(), text.encode("cp1252")):
         rows = parse_usernames(data, "f.csv")
@@ -137,11 +136,12 @@ def test_the_usernames_file(tmp_path: Path) -> None:
             (2, "GovA@hwbcymru.net"), (5, ""), (6, "GovB@hwbcymru.net")]
     with pytest.raises(BadFile) as err:
         parse_usernames(b"name,email\nA,b\n", "f.csv")
-    assert err.value.message() == ('f.csv:1: no "username" column in the header row '
-                                   "(found: name, email)")
+    assert err.value.message("en") == ('f.csv:1: no "username" column in the header row '
+                                       "(found: name, email)")
+    assert err.value.message("cy").startswith('f.csv:1: dim colofn "username"')
     with pytest.raises(BadFile) as err:
         parse_usernames(b"", "f.csv")
-    assert err.value.message().startswith("f.csv:1: ")
+    assert err.value.message("en").startswith("f.csv:1: the file is empty")
 
 
 # ---- the CLI ------------------------------------------------------------------------------------
