@@ -13,8 +13,8 @@ from hwb_tui.commands.table import (
     console,
     local_time,
 )
-from hwb_tui.core import accounts, bulk, clock, directory, leaving, records
-from hwb_tui.core.access import Actor, allowed_actions
+from hwb_tui.core import accounts, clock, directory, leaving, records
+from hwb_tui.core.access import Action, Actor, allowed_actions
 from hwb_tui.core.models import KINDS, NON_MIS_KINDS, User
 from hwb_tui.i18n import current_language, t
 
@@ -248,43 +248,37 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_deactivate(args: argparse.Namespace, ctx: Context) -> int:
-    if users_bulk.wanted(args):
-        return users_bulk.run(args, ctx, bulk.BulkAction.DEACTIVATE)
-    actor = ctx.actor()
-    with ctx.store().write() as session:
-        user = directory.find_username(session, actor, args.username)
-        change = accounts.deactivate(session, actor, user.id or 0, ite_informed=args.informed)
-    if args.json:
-        print_json(records.user_change(change.action, change.user))
-        return 0
-    console().print(t("cli.users.deactivated", username=change.user.username))
-    return 0
+    return _change(args, ctx, Action.DEACTIVATE)
 
 
 def run_activate(args: argparse.Namespace, ctx: Context) -> int:
-    if users_bulk.wanted(args):
-        return users_bulk.run(args, ctx, bulk.BulkAction.ACTIVATE)
-    actor = ctx.actor()
-    with ctx.store().write() as session:
-        user = directory.find_username(session, actor, args.username)
-        change = accounts.activate(session, actor, user.id or 0)
-    if args.json:
-        print_json(records.user_change(change.action, change.user))
-        return 0
-    console().print(t("cli.users.activated", username=change.user.username))
-    return 0
+    return _change(args, ctx, Action.ACTIVATE)
 
 
 def run_extend(args: argparse.Namespace, ctx: Context) -> int:
+    return _change(args, ctx, Action.EXTEND)
+
+
+_DONE = {Action.DEACTIVATE: "cli.users.deactivated", Action.ACTIVATE: "cli.users.activated",
+         Action.EXTEND: "cli.users.extended"}
+
+
+def _change(args: argparse.Namespace, ctx: Context, action: Action) -> int:
+    """One user by username (or, with --from-file, many: users_bulk), changed by hand."""
     if users_bulk.wanted(args):
-        return users_bulk.run(args, ctx, bulk.BulkAction.EXTEND)
+        return users_bulk.run(args, ctx, action)
     actor = ctx.actor()
     with ctx.store().write() as session:
-        user = directory.find_username(session, actor, args.username)
-        change = accounts.extend(session, actor, user.id or 0, args.lifetime)
+        user_id = directory.find_username(session, actor, args.username).id or 0
+        if action is Action.DEACTIVATE:
+            change = accounts.deactivate(session, actor, user_id, ite_informed=args.informed)
+        elif action is Action.ACTIVATE:
+            change = accounts.activate(session, actor, user_id)
+        else:
+            change = accounts.extend(session, actor, user_id, args.lifetime)
     if args.json:
         print_json(records.user_change(change.action, change.user))
         return 0
     expires = change.user.expires_on.isoformat() if change.user.expires_on else ""
-    console().print(t("cli.users.extended", username=change.user.username, expires=expires))
+    console().print(t(_DONE[action], username=change.user.username, expires=expires))
     return 0

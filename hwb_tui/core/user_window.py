@@ -359,13 +359,8 @@ class UserWindow:
             return
         edge = rows[0] if backwards else rows[-1]
         after = directory.cursor_of(edge, self.query.language)
-        request = ExtendPage(self.generation, self.query, after, backwards, self.page_size)
         self._extending.add(backwards)
-        cached = self.cache.get((self.query, after, backwards))
-        if cached is not None:
-            self._extended(request, cached)
-        else:
-            self._out.requests.append(request)
+        self._read(ExtendPage(self.generation, self.query, after, backwards, self.page_size))
 
     def _extended(self, request: ExtendPage, new: list[User]) -> None:
         self._extending.discard(request.backwards)
@@ -530,12 +525,20 @@ class UserWindow:
         self.generation += 1  # pages on their way for the old window are now stale
         self._extending.clear()
         self._pending_extend.clear()  # a jump supersedes moves that waited for the old window
-        request = JumpPage(self.generation, self.query, to_end, self.page_size)
-        cached = self.cache.get((self.query, None, to_end))
-        if cached is not None:
-            self._jumped(request, cached)
+        self._read(JumpPage(self.generation, self.query, to_end, self.page_size))
+
+    def _read(self, request: ExtendPage | JumpPage) -> None:
+        """The page `request` asks for: at once from the cache, else read by the widget."""
+        if isinstance(request, ExtendPage):
+            cached = self.cache.get((request.query, request.after, request.backwards))
         else:
+            cached = self.cache.get((request.query, None, request.to_end))
+        if cached is None:
             self._out.requests.append(request)
+        elif isinstance(request, ExtendPage):
+            self._extended(request, cached)
+        else:
+            self._jumped(request, cached)
 
     def _jumped(self, request: JumpPage, rows: list[User]) -> None:
         if request.generation != self.generation:

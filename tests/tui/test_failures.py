@@ -45,7 +45,7 @@ async def test_a_database_failing_as_the_console_opens_leaves_it_open(seed: Seed
         said = unavailable(app, "cy")
         assert said, notifications(app)
         assert not unavailable(app, "en")  # in the operator's language
-        assert table(app).loaded and table(app).window.rows == []
+        assert table(app).model.loaded and table(app).window.rows == []
         mend_users(seed)
         await pilot.press("f")  # the next look reads again
         await settle(app, pilot)

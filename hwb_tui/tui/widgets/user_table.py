@@ -133,16 +133,8 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         return self.model.total
 
     @property
-    def loaded(self) -> bool:
-        return self.model.loaded
-
-    @property
     def cache(self) -> PageCache:
         return self.model.cache
-
-    @property
-    def top(self) -> int:
-        return self.model.top
 
     @property
     def selected(self) -> User | None:
@@ -180,7 +172,8 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         if index >= len(rows):
             message = ""
             if y == 1 and not rows:
-                message = t("tui.table.empty" if self.loaded else "tui.table.loading", self.lang)
+                key = "tui.table.empty" if self.model.loaded else "tui.table.loading"
+                message = t(key, self.lang)
             style = self.rich_style
             return Strip([Segment(message, style)]).adjust_cell_length(width, style)
         return self._row(rows[index], index == self.model.cursor, y - 1, width)
