@@ -36,7 +36,7 @@ from hwb_tui.core.user_query import (
 __all__ = [
     "EXPIRING_WITHIN", "LEAVING_WITHIN_DAYS", "STATUSES", "VIEWS", "Cursor", "Query", "count",
     "cursor_of", "every_page", "find_username", "get_user", "history", "page", "run_page",
-    "school_of",
+    "school_of", "view_kinds", "where",
 ]
 
 
