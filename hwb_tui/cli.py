@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hwb_tui.commands import Context
+from hwb_tui.commands import Context, console
 from hwb_tui.core.errors import HwbError
 from hwb_tui.i18n import install_argparse_translation, language_from_env, set_language, t
 
@@ -67,8 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(db_url=args.db, lang_explicit=args.lang is not None)
     try:
         if args.command is None:
-            from hwb_tui.commands import console
-
             return console.run(args, ctx)
         return int(args.func(args, ctx))
     except HwbError as exc:

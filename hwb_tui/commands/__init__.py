@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -50,8 +51,6 @@ class Context:
 
 
 def _env_lang() -> str | None:
-    import os
-
     return os.environ.get("HWB_LANG") or None
 
 

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _progress(quiet_terminal: bool) -> Iterator[Callable[[ProgressEvent], None]]:
     """A Rich progress bar when stdout is a terminal, plain lines on stderr otherwise."""
     if sys.stdout.isatty() and not quiet_terminal:
+        # Rich's progress machinery is loaded only for a terminal (cron runs never need it).
         from rich.progress import (
             BarColumn,
             Progress,

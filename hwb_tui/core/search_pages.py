@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, union_all
+from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, union, union_all
 from sqlmodel import Session, col, select
 
 from hwb_tui.core.access import Actor
 from hwb_tui.core.models import User
-from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes
+from hwb_tui.core.names import prefix_upper_bound, welsh_key_prefixes, welsh_sort_key
 from hwb_tui.core.user_query import (
     SEARCH_FIELDS,
     VIEWS,
@@ -154,8 +154,6 @@ def _surname_sort_prefixes(key: str, language: str, exact: bool = False) -> list
         return starts
     # an exact surname is its key followed by the separator; in Welsh, only the variants
     # that spell the whole key (no half-digraph at the end) can be exact.
-    from hwb_tui.core.names import welsh_sort_key
-
     if language == "cy":
         starts = sorted({welsh_sort_key(key)})
     return [s + "!" for s in starts]
@@ -215,8 +213,6 @@ def _walked(session: Session, q: Query) -> int:
 def match_ids(q: Query) -> Any:
     """The ids of the users whose fields match the query's longest word, each field through its
     own index (kind-led for the names), as one UNION: what a search count reads."""
-    from sqlalchemy import union
-
     driver = max(words(q.search), key=len)
     kinds = (q.kind,) if q.kind else VIEWS[q.view]
     hi = prefix_upper_bound(driver)

@@ -8,6 +8,7 @@ reason we chose this over gettext .po/.mo files). Placeholders use str.format sy
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from functools import lru_cache
@@ -76,8 +77,6 @@ def language_from_env(explicit: str | None = None) -> str:
 
 def install_argparse_translation() -> None:
     """Route argparse's own words (usage, headings, errors) through the catalogue."""
-    import argparse
-
     sources = {e["source"]: k for k, e in catalogue().items() if "source" in e}
 
     def translate(text: str) -> str:

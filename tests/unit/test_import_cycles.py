@@ -7,7 +7,12 @@ provisioning > core > i18n; this test finds any cycle within a layer, such as tw
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import grimp
+
+import hwb_tui
 
 # Cycles in files that other work in progress is rewriting; each leaves this set when it lands.
 ELSEWHERE: set[frozenset[str]] = {
@@ -78,3 +83,30 @@ def test_hwb_tui_has_no_import_cycles() -> None:
     graph = grimp.build_graph("hwb_tui")
     found = [sorted(c) for c in cycles(graph) if c not in ELSEWHERE]
     assert not found, f"import cycles: {found}"
+
+
+# Files other work in progress is rewriting; each leaves this set when its imports move up.
+IMPORTS_ELSEWHERE = {"provisioning/plan.py", "provisioning/decide.py", "core/runs.py",
+                     "tui/screens/provisioning.py"}
+
+
+def test_imports_inside_functions_say_why() -> None:
+    """An import inside a function hides a cycle or a cost: each one has a comment saying why
+    (on its line or the line above), or it belongs at the top of the module."""
+    root = Path(hwb_tui.__file__).parent
+    silent = []
+    for path in sorted(root.rglob("*.py")):
+        name = str(path.relative_to(root))
+        if name in IMPORTS_ELSEWHERE:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        tree = ast.parse("\n".join(lines))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    here, above = lines[node.lineno - 1], lines[node.lineno - 2]
+                    if "#" not in here and not above.strip().startswith("#"):
+                        silent.append(f"{name}:{node.lineno}: {here.strip()}")
+    assert not silent, "imports inside functions with no reason given:\n" + "\n".join(silent)

@@ -19,6 +19,7 @@ from hwb_tui.core.directory import Query
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import User
 from hwb_tui.core.names import display_safe
+from hwb_tui.core.runs import waiting_runs
 from hwb_tui.i18n import t
 from hwb_tui.tui import failures
 from hwb_tui.tui.keys import localise_bindings
@@ -543,8 +544,6 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="held", exit_on_error=False)
     def count_held(self) -> None:
         """Count the held runs waiting in the operator's scope (core.runs), for the banner."""
-        from hwb_tui.core.runs import waiting_runs
-
         app = self.hwb
         with app.store.read() as session:
             count = len(waiting_runs(session, app.actor, app.now()))
