@@ -133,6 +133,11 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         return self.model.total
 
     @property
+    def loaded(self) -> bool:
+        """The rows of the current query have come (or failed to)."""
+        return self.model.loaded
+
+    @property
     def cache(self) -> PageCache:
         return self.model.cache
 
