@@ -108,10 +108,19 @@ def load_actor(session: Session, login: str) -> Actor:
 
 def recheck(session: Session, actor: Actor) -> Actor:
     """`actor` as the store says now, in this transaction: a console stays open for hours, and an
-    operator disabled, or given fewer schools, since it opened is held to that at once."""
+    operator disabled, or given fewer schools, since it opened is held to that at once.
+
+    Every read and write of users calls this first (directory, accounts, provisioning); within
+    one session the answer is read once and kept in `session.info`.
+    """
     if actor.role == "system":
         return actor  # the scheduled jobs have no operator record
-    return load_actor(session, actor.login)
+    key = ("hwb_actor", actor.login)
+    now = session.info.get(key)
+    if now is None:
+        now = session.info[key] = load_actor(session, actor.login)
+    assert isinstance(now, Actor)
+    return now
 
 
 def scope_clause(actor: Actor) -> ColumnElement[bool]:

@@ -13,12 +13,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import search_pages
-from hwb_tui.core.access import Actor
+from hwb_tui.core.access import Actor, recheck
 from hwb_tui.core.errors import UserNotFound
 from hwb_tui.core.models import AuditEvent, School, User
 from hwb_tui.core.user_query import (
     EXPIRING_WITHIN,
     LEAVING_WITHIN_DAYS,
+    MAX_SEARCH_CHARS,
+    MAX_SEARCH_WORDS,
     STATUSES,
     VIEWS,
     Cursor,
@@ -34,7 +36,8 @@ from hwb_tui.core.user_query import (
 
 # The names every reader of users imports from here (some are user_query's, re-exported).
 __all__ = [
-    "EXPIRING_WITHIN", "LEAVING_WITHIN_DAYS", "STATUSES", "VIEWS", "Cursor", "Query", "count",
+    "EXPIRING_WITHIN", "LEAVING_WITHIN_DAYS", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS", "STATUSES",
+    "VIEWS", "Cursor", "Query", "count",
     "cursor_of", "every_page", "find_username", "get_user", "history", "page", "run_page",
     "school_of", "view_kinds", "where",
 ]
@@ -46,6 +49,7 @@ def count(session: Session, actor: Actor, q: Query, cap: int | None = None) -> i
     A search on SQLite counts through the search fields' indexes only, so its cost grows with
     the matches (and stops at the cap), never with the size of the view.
     """
+    actor = recheck(session, actor)  # the operator as they are now, before every read
     conds = where(actor, q)
     if is_sqlite(session) and words(q.search) and actor.schools is None and not q.school:
         # The matches' ids through each search field's own index (a union), then their rows:
@@ -103,6 +107,7 @@ def page(
     Backwards pages come back in forward order too. A search on SQLite takes the planned
     paths of core.search_pages, so a page costs about the same for "jones" and "pritchard".
     """
+    actor = recheck(session, actor)
     if words(q.search):
         return search_pages.page(session, actor, q, after, limit, backwards)
     if is_sqlite(session) and actor.schools is None and not q.school:
@@ -115,6 +120,7 @@ def page(
 
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """One user within the actor's scope."""
+    actor = recheck(session, actor)
     user = session.get(User, user_id)
     if user is None or not actor.covers(user.school):
         raise UserNotFound(user=str(user_id))
@@ -122,6 +128,7 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
 
 
 def find_username(session: Session, actor: Actor, username: str) -> User:
+    actor = recheck(session, actor)
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
         # usernames are case-insensitive to people: JonesF@… is jonesf@…

@@ -18,7 +18,7 @@ from sqlalchemy import Date, DateTime, TypeDecorator, func, update
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
-from hwb_tui.core.access import Actor
+from hwb_tui.core.access import Actor, recheck
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import ProvisioningRun, School, User
 
@@ -98,6 +98,7 @@ def _in_scope(stmt: Any, actor: Actor) -> Any:
 
 def list_runs(session: Session, actor: Actor, limit: int | None = None) -> list[ProvisioningRun]:
     """The runs of the operator's schools, newest first."""
+    actor = recheck(session, actor)  # the operator as the store says now
     stmt = _in_scope(select(ProvisioningRun), actor).order_by(
         col(ProvisioningRun.started_at).desc(), col(ProvisioningRun.id).desc())
     if limit is not None:
@@ -107,6 +108,7 @@ def list_runs(session: Session, actor: Actor, limit: int | None = None) -> list[
 
 def get_run(session: Session, actor: Actor, run_id: int) -> ProvisioningRun:
     """One run of the operator's schools; another school's run is not found, as its users are."""
+    actor = recheck(session, actor)
     run = session.get(ProvisioningRun, run_id)
     if run is None or not actor.covers(run.school):
         raise RunNotFound(run=run_id)
@@ -115,6 +117,7 @@ def get_run(session: Session, actor: Actor, run_id: int) -> ProvisioningRun:
 
 def last_success(session: Session, actor: Actor) -> dict[str, datetime]:
     """When each school in scope last had a successful (applied or held) run of an export."""
+    actor = recheck(session, actor)
     stmt = _in_scope(
         select(ProvisioningRun.school, func.max(ProvisioningRun.started_at))
         .where(col(ProvisioningRun.outcome).in_([str(o) for o in SUCCESS]),
@@ -129,6 +132,7 @@ def stale_schools(session: Session, actor: Actor, now: datetime,
     """Schools in scope that have runs but none successful in the last `days` days.
 
     Schools never provisioned at all are not flagged: a new register has many of them."""
+    actor = recheck(session, actor)
     last = last_success(session, actor)
     schools = select(col(School.dfes))
     with_runs = select(col(ProvisioningRun.school)).distinct()
@@ -144,6 +148,7 @@ def stale_schools(session: Session, actor: Actor, now: datetime,
 
 def waiting_runs(session: Session, actor: Actor, now: datetime) -> list[ProvisioningRun]:
     """Held runs in scope still waiting for a decision (not expired), oldest first."""
+    actor = recheck(session, actor)
     stmt = _in_scope(select(ProvisioningRun), actor).where(
         col(ProvisioningRun.held_state) == HeldState.HELD.value,
         col(ProvisioningRun.held_until) > now,

@@ -334,6 +334,7 @@ def summary(session: Session, actor: Actor, dfes: str) -> SchoolSummary:
 
 def names_in_scope(session: Session, actor: Actor) -> dict[str, tuple[str, str]]:
     """DfES number -> (English name, Welsh name) of every school the actor may see."""
+    actor = recheck(session, actor)  # the operator as they are now
     stmt = select(School.dfes, School.name, School.name_cy)
     if actor.schools is not None:
         stmt = stmt.where(col(School.dfes).in_(sorted(actor.schools)))

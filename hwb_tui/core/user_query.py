@@ -67,8 +67,16 @@ def sort_column(language: str) -> Any:
 SEARCH_FIELDS = ("surname_key", "forename_key", "username_key")
 
 
+# A search longer than this is cut to it (never a query the database cannot plan): no name is
+# ten words long, and the field shows a hundred characters at most.
+MAX_SEARCH_WORDS = 10
+MAX_SEARCH_CHARS = 100
+
+
 def words(term: str) -> list[str]:
-    return [k for k in (search_key(w) for w in term.split()) if k]
+    """The search keys of a search term: its first 10 words, of its first 100 characters."""
+    return [k for k in (search_key(w) for w in term[:MAX_SEARCH_CHARS].split()[:MAX_SEARCH_WORDS])
+            if k]
 
 
 def looks_like_upn(key: str) -> bool:

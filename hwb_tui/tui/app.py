@@ -35,6 +35,8 @@ class HwbApp(ConsoleApp):
         self.push_screen(MainScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False
         if action in ("switch_language", "help", "quit"):
             if isinstance(self.screen, ModalScreen):
                 return False  # a dialog is open: it has its own keys
@@ -66,7 +68,8 @@ class HwbApp(ConsoleApp):
             with self.store.write() as session:
                 remember_language(session, self.actor.login, lang)
         except HwbError as exc:
-            self.call_from_thread(self.notify, exc.message(lang), severity="warning")
+            if not self.call_from_thread(self.refused, exc):
+                self.call_from_thread(self.notify, exc.message(lang), severity="warning")
             return
         self.call_from_thread(self.notify, t("tui.language_saved", lang, login=self.actor.login),
                               timeout=3)

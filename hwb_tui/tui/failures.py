@@ -23,6 +23,9 @@ def failed(event: Worker.StateChanged) -> bool:
 def report(node: DOMNode, error: BaseException | None) -> None:
     """Tell the operator that a worker of `node` failed, and why, in their language."""
     app = node.app
+    refused = getattr(app, "refused", None)
+    if isinstance(error, HwbError) and refused is not None and refused(error):
+        return  # the operator has been withdrawn: the console says so once, and stops
     lang = getattr(app, "lang", None) or current_language()
     if isinstance(error, HwbError):
         text = error.message(lang)

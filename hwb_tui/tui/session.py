@@ -11,8 +11,11 @@ from textual.worker import Worker
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
+from hwb_tui.core.errors import OperatorDisabled, UnknownOperator
+from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import normalise_language, set_language
 from hwb_tui.tui import failures
+from hwb_tui.tui.screens.withdrawn import WithdrawnScreen
 
 
 class ConsoleApp(App[None]):
@@ -29,6 +32,7 @@ class ConsoleApp(App[None]):
         self.lang = normalise_language(lang or actor.language)
         self._today = today
         self._now = now
+        self.withdrawn: str | None = None  # why the operator may no longer use the console
         set_language(self.lang)
 
     @property
@@ -41,3 +45,29 @@ class ConsoleApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if failures.failed(event):
             failures.report(self, event.worker.error)
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification of the console: display-safe text, never read as markup (a
+        message may carry a name or a file name, which are data)."""
+        super().notify(display_safe(message), title=display_safe(title),
+                       severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+
+    def refused(self, exc: BaseException | None) -> bool:
+        """True when `exc` says the operator may no longer use the console (disabled, or no
+        longer an operator): the console then says so in one line and shows no user again."""
+        if not isinstance(exc, OperatorDisabled | UnknownOperator):
+            return False
+        if self.withdrawn is None:
+            self.withdrawn = exc.message(self.lang)
+            for screen in self.screen_stack:
+                forget = getattr(screen, "forget_users", None)
+                if forget is not None:
+                    forget()
+            self.push_screen(WithdrawnScreen(self.withdrawn, self.lang))
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.withdrawn is not None:
+            return action == "quit"  # a withdrawn operator may only leave
+        return True

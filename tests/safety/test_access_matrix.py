@@ -37,6 +37,7 @@ from hwb_tui.core.models import (
     User,
 )
 from hwb_tui.i18n import set_language
+from hwb_tui.tui.screens.withdrawn import WithdrawnScreen
 from tests import builders as b
 from tests.safety.test_hostile_input import db_digest
 
@@ -542,9 +543,77 @@ async def test_console_of_an_operator_disabled_meanwhile_changes_nothing(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert db_digest(d.store) == before
-        shown = [n.message for n in app._notifications]
-        assert any(LOGINS["champion"] in m and "disabled" in m for m in shown), shown
+        # the console says so in one line, and shows no user any more
+        assert isinstance(app.screen, WithdrawnScreen)
+        assert LOGINS["champion"] in app.screen.message and "disabled" in app.screen.message
     assert status_of(d.store, d.ids["governor-home"]).status == "active"
+
+
+@pytest.mark.parametrize("change", ["disabled", "school withdrawn"])
+def test_core_reads_hold_an_open_session_to_the_operator_as_they_are_now(
+        core_dir: Directory, change: str) -> None:
+    """Every read of users checks the operator again: page, count, one user, a username."""
+    d = core_dir
+    actor = _actor(d, "champion")
+    if change == "disabled":
+        _disable(d.store, actor.login)
+    else:
+        _withdraw(d.store, actor.login, HOME)
+    q = directory.Query(view="all", status="all")
+    reads: list[Callable[[Session], object]] = [
+        lambda s: directory.page(s, actor, q),
+        lambda s: directory.page(s, actor, q.with_(search="gov")),
+        lambda s: directory.count(s, actor, q),
+        lambda s: directory.get_user(s, actor, d.ids["governor-home"]),
+        lambda s: directory.find_username(s, actor, d.usernames["governor-home"]),
+    ]
+    for read in reads:
+        with d.store.read() as s:
+            if change == "disabled":
+                with pytest.raises(OperatorDisabled):
+                    read(s)
+                continue
+            try:
+                found = read(s)
+            except UserNotFound:
+                continue
+            assert found in ([], 0), found
+
+
+async def test_console_of_an_operator_disabled_meanwhile_reads_nothing(
+        cli_dir: Directory) -> None:
+    """The console is open on the champion's users; the champion is disabled; the next look
+    (a search) is refused: one line, no user on screen, and no key but q does anything."""
+    from datetime import date
+
+    from hwb_tui.tui.app import HwbApp
+    from hwb_tui.tui.screens.main import MainScreen
+
+    d = cli_dir
+    app = HwbApp(d.store, _actor(d, "champion"), today=date.today())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        main_screen = app.screen
+        assert isinstance(main_screen, MainScreen)
+        assert main_screen.table.window.rows  # the champion's governors are shown
+        _disable(d.store, LOGINS["champion"])
+        await pilot.press("slash", *"gov")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, WithdrawnScreen)
+        assert "disabled" in app.screen.message
+        assert main_screen.table.window.rows == []
+        shown = "\n".join(strip.text for strip in app.screen.query_one("#withdrawn")
+                          .render_lines(app.screen.query_one("#withdrawn").region
+                                        .reset_offset))
+        assert "disabled" in shown and "Gov" not in shown
+        for key in ("escape", "g", "p", "c", "slash"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.is_running is False or isinstance(app.screen, WithdrawnScreen)
+
 
 
 # ---- provisioning as an operator (the console's Provisioning view) ------------------------------

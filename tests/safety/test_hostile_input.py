@@ -39,6 +39,7 @@ from hwb_tui.core.models import (
 )
 from hwb_tui.core.names import display_safe, make_upn
 from hwb_tui.provisioning import ProvisionOptions, profiles, provision
+from hwb_tui.provisioning.apply import MOVE_OUT
 from hwb_tui.provisioning.readers import ExportFile, read_bytes
 from tests import builders as b
 
@@ -625,8 +626,13 @@ def _check_world(dialect: str, world: dict[str, Any]) -> None:
         # held: applied but for its unannounced leavers, which wait (exit 3)
         assert report.exit_code == (3 if school.outcome == "held" else 0)
         after_users = _users(store)
-        # a move is audited at both schools ("move_out" at the school the learner left)
-        new_events = [e for e in _events(store)[len(before_events):] if e.action != "move_out"]
+        all_new = _events(store)[len(before_events):]
+        # a move is audited at both schools: its mirror (move_out) is where the learner left
+        mirrors = [e for e in all_new if e.action == MOVE_OUT]
+        new_events = [e for e in all_new if e.action != MOVE_OUT]
+        assert sorted((e.user_id, e.run_id) for e in mirrors) == sorted(  # type: ignore[type-var]
+            (e.user_id, e.run_id) for e in new_events if e.action == "move")
+        assert all(e.school != HOME for e in mirrors)
         listed: dict[str, dict[str, Any]] = {}
         for r in world["rows"]:
             listed.setdefault(_upn(r["serial"]), r)  # the first of duplicates is the one used

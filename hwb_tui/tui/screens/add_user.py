@@ -117,4 +117,6 @@ class AddUserModal(ModalScreen[User | None]):
         self.app.call_from_thread(self.dismiss, user)
 
     def _refused(self, exc: HwbError) -> None:
+        if self.app.refused(exc):  # type: ignore[attr-defined]
+            return
         self.query_one("#add-error", Static).update(Text(exc.message(self.lang), style="red"))

@@ -492,7 +492,14 @@ class MainScreen(Screen[None]):
         self.table.recount()
         self._count_expiring()
 
+    def forget_users(self) -> None:
+        """Show no user any more: the operator has been withdrawn (HwbApp.refused)."""
+        self.table.forget()
+        self.details.show(None, self.lang, "")
+
     def _change_failed(self, exc: HwbError, user: User) -> None:
+        if self.hwb.refused(exc):
+            return
         # A lost race or a rule: say so plainly, then show the user as they are now.
         self.notify(exc.message(self.lang), severity="warning", timeout=10)
         self._refresh_user(user)
@@ -504,7 +511,8 @@ class MainScreen(Screen[None]):
         try:
             with app.store.read() as session:
                 fresh = directory.get_user(session, app.actor, user.id)
-        except HwbError:
+        except HwbError as exc:
+            app.call_from_thread(app.refused, exc)
             return
         app.call_from_thread(self._refreshed, fresh)
 
@@ -521,8 +529,12 @@ class MainScreen(Screen[None]):
     @work(thread=True, group="schools", exit_on_error=False)
     def _load_schools(self) -> None:
         app = self.hwb
-        with app.store.read() as session:
-            names = schools.names_in_scope(session, app.actor)
+        try:
+            with app.store.read() as session:
+                names = schools.names_in_scope(session, app.actor)
+        except HwbError as exc:
+            app.call_from_thread(app.refused, exc)
+            return
         app.call_from_thread(self._schools_loaded, names)
 
     def _schools_loaded(self, names: dict[str, tuple[str, str]]) -> None:
@@ -533,8 +545,12 @@ class MainScreen(Screen[None]):
     def _count_expiring(self) -> None:
         app = self.hwb
         query = Query(view="non-mis", status="expiring", today=app.today)
-        with app.store.read() as session:
-            count = directory.count(session, app.actor, query)
+        try:
+            with app.store.read() as session:
+                count = directory.count(session, app.actor, query)
+        except HwbError as exc:
+            app.call_from_thread(app.refused, exc)
+            return
         app.call_from_thread(self._expiring_counted, count)
 
     def _expiring_counted(self, count: int) -> None:

@@ -158,8 +158,9 @@ class ProvisionFileModal(ModalScreen[bool]):
                                ProvisionOptions(dry_run=dry_run, language=self.lang),
                                actor=self.actor)
         except HwbError as exc:
-            self.app.call_from_thread(
-                self._say, Text(display_safe(exc.message(self.lang)), style="red"))
+            if not self.app.call_from_thread(self.app.refused, exc):  # type: ignore[attr-defined]
+                self.app.call_from_thread(
+                    self._say, Text(display_safe(exc.message(self.lang)), style="red"))
             return
         self.app.call_from_thread(self._done, report, files, school, dry_run)
 

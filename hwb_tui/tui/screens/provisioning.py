@@ -90,7 +90,8 @@ class ProvisioningPane(Vertical):
         try:
             runs, stale = read_runs(self.store, self.actor, app.now())
         except HwbError as exc:
-            self.app.call_from_thread(self.notify, exc.message(self.lang), severity="error")
+            if not self.app.call_from_thread(app.refused, exc):
+                self.app.call_from_thread(self.notify, exc.message(self.lang), severity="error")
             return
         self.app.call_from_thread(self._loaded, runs, stale)
 

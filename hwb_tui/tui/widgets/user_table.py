@@ -265,6 +265,14 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
             if self.model.is_current(request):  # an older query's failure is moot
                 failures.report(self, event.worker.error)
 
+    def forget(self) -> None:
+        """Hold no user any more (the operator has been withdrawn): a fresh, empty model, and
+        any read still on its way lands nowhere."""
+        self.model = UserWindow(page=PAGE, window=WINDOW)
+        self._reads.clear()
+        self.set_reactive(UserTable.cursor, 0)
+        self.refresh()
+
     def _sync_height(self) -> UserWindow:
         """The model, told how many lines of rows the screen has now."""
         self.model.height = self.body_height
