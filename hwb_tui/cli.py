@@ -11,6 +11,7 @@ from typing import Any
 
 from hwb_tui.commands import Context, console
 from hwb_tui.core.errors import HwbError
+from hwb_tui.core.names import display_safe
 from hwb_tui.i18n import install_argparse_translation, language_from_env, set_language, t
 
 # Each command lives in hwb_tui/commands/<name>.py with register(subparsers) and run(args, ctx).
@@ -35,7 +36,8 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"hwb-tui: {t('cli.usage_error')}: {message}\n")
+        # the message may quote what was typed: display-safe, like every line we print
+        self.exit(2, f"hwb-tui: {t('cli.usage_error')}: {display_safe(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return console.run(args, ctx)
         return int(args.func(args, ctx))
     except HwbError as exc:
-        print(f"hwb-tui: {exc.message()}", file=sys.stderr)
+        print(f"hwb-tui: {display_safe(exc.message())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"hwb-tui: {t('cli.interrupted')}", file=sys.stderr)

@@ -39,8 +39,9 @@ class Context:
 
         Without --lang or HWB_LANG the operator's remembered language is used.
         """
+        login = current_login()  # who we are, before the database is even opened
         with self.store().read() as session:
-            actor = load_actor(session, current_login())
+            actor = load_actor(session, login)
         if not self.lang_explicit and _env_lang() is None:
             set_language(actor.language)
         return actor

@@ -1,4 +1,5 @@
-"""`hwb-tui operators add|list`: who may use the console, with which role and schools."""
+"""`hwb-tui operators add|list|disable|enable|schools`: who may use the console, with which role
+and schools (the rules are core.operators')."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hwb_tui.commands import Context, print_json
 from hwb_tui.commands.table import Table, console
 from hwb_tui.core import operators, records
 from hwb_tui.core.access import current_login, load_actor
+from hwb_tui.core.errors import UsageError
 from hwb_tui.core.models import ROLES
 from hwb_tui.i18n import LANGUAGES, t
 
@@ -27,6 +29,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help=t("cli.operators.opt_language"))
     add.add_argument("--json", action="store_true", help=t("cli.opt_json"))
     add.set_defaults(func=run_add)
+
+    for action in ("disable", "enable"):
+        change = ops.add_parser(action, help=t(f"cli.operators.{action}_help"))
+        change.add_argument("login", metavar="LOGIN")
+        change.set_defaults(func=run_disable, disable=action == "disable")
+
+    schools = ops.add_parser("schools", help=t("cli.operators.schools_help"))
+    schools.add_argument("login", metavar="LOGIN")
+    schools.add_argument("--add", metavar="DFES", nargs="+", default=[],
+                         help=t("cli.operators.opt_add"))
+    schools.add_argument("--remove", metavar="DFES", nargs="+", default=[],
+                         help=t("cli.operators.opt_remove"))
+    schools.set_defaults(func=run_schools)
 
     ls = ops.add_parser("list", help=t("cli.operators.list_help"))
     ls.add_argument("--json", action="store_true", help=t("cli.opt_json"))
@@ -50,6 +65,26 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
         print_json(records.operator(op, set(args.school)))
         return 0
     console().print(t("cli.operators.added", login=op.login, role=t(f"role.{op.role}")))
+    return 0
+
+
+def run_disable(args: argparse.Namespace, ctx: Context) -> int:
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        changed = operators.set_disabled(session, actor, args.login, args.disable)
+    state = "disabled" if args.disable else "enabled"
+    key = f"cli.operators.{state}" if changed else f"cli.operators.already_{state}"
+    console().print(t(key, login=args.login))
+    return 0
+
+
+def run_schools(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.add and not args.remove:
+        raise UsageError(detail=t("cli.operators.schools_needs_change"))
+    actor = ctx.actor()
+    with ctx.store().write() as session:
+        now = operators.change_schools(session, actor, args.login, args.add, args.remove)
+    console().print(t("cli.operators.schools_now", login=args.login, schools=" ".join(now)))
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         max_deactivations=args.max_deactivations,
         force=args.force,
         skip_invalid=args.skip_invalid,
+        size_limit=config.export_limit(),
     )
     files: list[Path] = list(args.files)
     folder: Path | None = None
@@ -84,6 +86,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             else:
                 print(display_safe(t("provisioning.cli.inbox_empty", inbox=str(folder))))
             return 0
+        # what waits in the inbox is read as the console reads it: nothing through a link out
+        options = replace(options, inbox=folder)
     store = ctx.store()
     with _progress(quiet_terminal=args.json) as progress:
         report = provision(store, files, args.school, options, progress)

@@ -17,7 +17,7 @@ from rich.cells import set_cell_size
 from rich.console import Console
 from rich.text import Text
 
-from hwb_tui.core.names import csv_safe, display_safe
+from hwb_tui.core.names import csv_safe, display_safe, display_safe_data
 from hwb_tui.core.records import jsonable, stored_json, utc
 
 GAP = "  "
@@ -73,7 +73,10 @@ class JsonArrayWriter:
 
     def write(self, item: dict[str, Any]) -> None:
         self.file.write(",\n  " if self.count else "\n  ")
-        self.file.write(json.dumps(item, ensure_ascii=False, default=jsonable))
+        # strings from the data are display-safe in JSON too: no bidi override or zero-width
+        # character reaches whoever reads the output
+        self.file.write(json.dumps(display_safe_data(item), ensure_ascii=False,
+                                   default=jsonable))
         self.count += 1
 
     def close(self) -> None:
@@ -88,7 +91,7 @@ class CsvWriter:
         self.writer.writerow(header)
 
     def write(self, cells: Iterable[Any]) -> None:
-        self.writer.writerow([csv_safe(_csv_text(v)) for v in cells])
+        self.writer.writerow([csv_safe(display_safe(_csv_text(v))) for v in cells])
 
 
 def _csv_text(value: Any) -> str:

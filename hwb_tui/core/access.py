@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import pwd
 from dataclasses import dataclass
@@ -12,12 +11,14 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
+from hwb_tui.config import service_account
 from hwb_tui.core import clock
 from hwb_tui.core.errors import (
     NoOperatorsYet,
     NotPermitted,
     OperatorDisabled,
     Phrase,
+    UnknownAccount,
     UnknownOperator,
 )
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, Operator, OperatorSchool, Source, User
@@ -68,23 +69,33 @@ def system_actor(login: str) -> Actor:
 def current_login() -> str:
     """The operator's login name, from who the operating system says runs us.
 
+    - The login is the account of the process's real uid; a uid with no account is refused
+      (UnknownAccount): there is nobody to act as.
     - Over SSH the console runs as the service account through sudo (see deploy/): sudo sets
-      SUDO_USER to the operator's own account, and we trust it only when sudo really changed
-      our uid (SUDO_UID differs from ours), so a user cannot name someone else by setting it.
+      SUDO_USER to the operator's own account. It is believed only when the real uid is the
+      configured service account (config `service_account`) and SUDO_USER's account has the uid
+      SUDO_UID says: anyone else setting SUDO_* by hand is still themselves.
     - root may act as any operator with HWB_OPERATOR (tests, maintenance): root owns the data.
-    - Otherwise the account of our real uid. Never LOGNAME/USER: any user can set those.
+    - LOGNAME and USER are never read: any user can set those.
     """
     uid = os.getuid()
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise UnknownAccount(uid=uid) from None
     override = os.environ.get("HWB_OPERATOR")
     if override and uid == 0:
         return override
     sudo_user, sudo_uid = os.environ.get("SUDO_USER"), os.environ.get("SUDO_UID")
-    if sudo_user and sudo_uid and sudo_uid.isdigit() and int(sudo_uid) != uid:
-        return sudo_user
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return getpass.getuser()
+    if sudo_user and sudo_uid and sudo_uid.isascii() and sudo_uid.isdigit():
+        if account == service_account():
+            try:
+                claimed = pwd.getpwnam(sudo_user)
+            except KeyError:
+                claimed = None
+            if claimed is not None and claimed.pw_uid == int(sudo_uid):
+                return sudo_user
+    return account
 
 
 def load_actor(session: Session, login: str) -> Actor:

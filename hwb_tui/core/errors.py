@@ -154,3 +154,23 @@ class BadFile(HwbError):
     """A file the operator named that cannot be used: `where` is the file, or file:line."""
 
     key = "error.bad_file"
+
+
+class ExportRefused(HwbError):
+    """A file an operator named is not read: outside the inbox, not a regular file, too large."""
+
+    key = "error.export_refused"
+
+
+class UnknownAccount(HwbError):
+    """The process's real uid has no account on this host: there is nobody to be."""
+
+    key = "error.unknown_account"
+
+
+class ConfigUnreadable(HwbError):
+    """The host's configuration file exists but cannot be read: never fall back to a default
+    database behind the operator's back."""
+
+    key = "error.config_unreadable"
+    exit_code = 4

@@ -6,9 +6,22 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
-# C0 controls, DEL and C1 controls: never reach the terminal (ESC sequences, bells, ...).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL and C1 controls (Unicode Cc: ESC sequences, bells, ...), and the invisible
+# format characters and separators (Unicode Cf, Zl, Zp: bidi overrides and isolates such as
+# U+202E and U+2066, zero-width characters such as U+200B and U+FEFF, the soft hyphen, line and
+# paragraph separators U+2028/U+2029): none reaches a screen, a terminal, a CSV or a message.
+# The Cf/Zl/Zp ranges are those of Unicode 14 (Python 3.11's unicodedata), written out because
+# scanning every code point at start-up costs a third of a second; tests/unit/test_names.py
+# checks the list against unicodedata.
+INVISIBLE_RANGES = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f" + INVISIBLE_RANGES + "]")
 
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 WELSH_LA_NUMBERS = range(660, 682)
@@ -19,11 +32,32 @@ MAX_TEXT = 100
 
 
 def display_safe(text: str | None) -> str:
-    """Text fit to show on a terminal: control characters removed (tabs/newlines become spaces)."""
+    """Text fit to show on a terminal: control characters (Cc) and invisible format characters
+    and separators (Cf, Zl, Zp) removed; tabs and newlines become spaces."""
     if not text:
         return ""
+    if text.isprintable():
+        return text  # isprintable() is False for every character removed below: most text
     text = text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
     return _CONTROL.sub("", text)
+
+
+def mark_hidden(text: str) -> str:
+    """`text` with each character display_safe would remove shown as U+FFFD (the replacement
+    character): for messages about a value, so '01/09/\u200b2015' reads '01/09/\ufffd2015'."""
+    return text if text.isprintable() else _CONTROL.sub("\ufffd", text)
+
+
+def display_safe_data(value: Any) -> Any:
+    """`value` (JSON-like: dicts, lists, strings, numbers) with every string display-safe, keys
+    included: what a --json output or a report may carry from the data."""
+    if isinstance(value, str):
+        return display_safe(value)
+    if isinstance(value, dict):
+        return {display_safe_data(k): display_safe_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [display_safe_data(v) for v in value]
+    return value
 
 
 def fold(text: str) -> str:

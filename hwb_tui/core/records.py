@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hwb_tui.core.bulk import Result
 from hwb_tui.core.leaving import ends
 from hwb_tui.core.models import AuditEvent, Operator, ProvisioningRun, School, User
+from hwb_tui.core.names import display_safe_data
 from hwb_tui.core.schools import Entry, RegisterChange, SchoolSummary
 
 # `users list --json` / `--csv`: SPEC §3's list first, then useful extras.
@@ -231,4 +232,5 @@ def account(a: AccountLike) -> dict[str, Any]:
 
 def document(data: Mapping[str, Any] | list[Any]) -> str:
     """One JSON document, as every `--json` prints it (UTF-8 text, Welsh letters as written)."""
-    return json.dumps(data, ensure_ascii=False, indent=2, default=jsonable)
+    # every string from the data display-safe: JSON is output too
+    return json.dumps(display_safe_data(data), ensure_ascii=False, indent=2, default=jsonable)

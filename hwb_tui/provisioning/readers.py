@@ -19,8 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from hwb_tui.core.names import MAX_TEXT, UPN_LETTERS, display_safe, upn_problem
+from hwb_tui.core.names import MAX_TEXT, UPN_LETTERS, display_safe, mark_hidden, upn_problem
 from hwb_tui.i18n import t
+from hwb_tui.provisioning.export_files import open_export
 from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_names, profiles
 
 # csv refuses fields over 128 KiB by default; a hostile file then stops with an error we report.
@@ -170,7 +171,8 @@ def _upn_problem(upn: str) -> str | None:
 
 
 def _shown(text: str, limit: int = 40) -> str:
-    text = display_safe(text).strip()
+    # hidden characters are marked, not dropped: a value said to be wrong must look wrong
+    text = mark_hidden(text.strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -178,7 +180,7 @@ def read_export(path: Path, fmt: str = "auto", name: str | None = None) -> Expor
     """Read one export file from disk; see `read_bytes`."""
     shown = name or str(path)
     try:
-        data = path.read_bytes()
+        data = open_export(path)  # the inbox, a regular file, the size limit
     except OSError as exc:
         result = ExportFile(name=shown, fatal=True)
         result.errors.append(RowError(shown, 0, "file", "unreadable",

@@ -18,6 +18,7 @@ from pathlib import Path
 from hwb_tui.core.names import display_safe
 from hwb_tui.core.schools import Entry, entry_problems
 from hwb_tui.i18n import t
+from hwb_tui.provisioning.export_files import open_export
 from hwb_tui.provisioning.layouts import ProfileError, header_key
 from hwb_tui.provisioning.readers import decode
 
@@ -83,7 +84,7 @@ class RegisterFile:
 def read_register(path: Path, name: str | None = None) -> RegisterFile:
     shown = name or str(path)
     try:
-        data = path.read_bytes()
+        data = open_export(path)  # a regular file, up to the size limit
     except OSError as exc:
         result = RegisterFile(shown)
         result.errors.append(t("schools.unreadable", file=shown,

@@ -42,6 +42,7 @@ from hwb_tui.core.runs import HeldState, Outcome, held_until, supersede
 from hwb_tui.core.schools import closed_error, registered_many
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.apply import apply_plan
+from hwb_tui.provisioning.export_files import check_export, export_rules
 from hwb_tui.provisioning.plan import Change, Limit, Plan, decide, make_plan
 from hwb_tui.provisioning.readers import Roster, combine, read_export
 from hwb_tui.provisioning.sources import gather, is_dfes, require_named_for
@@ -73,6 +74,8 @@ class ProvisionOptions:
     force: bool = False
     skip_invalid: bool = False
     language: str | None = None  # language of the reasons in the report; None = current
+    size_limit: int | None = None  # the largest file read, in bytes; None: 64 MiB
+    inbox: Path | None = None  # files only from inside this folder; None = any path
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,23 @@ def provision(
     see the package docstring."""
     if not files:
         raise UsageError(detail=t("provisioning.no_files"))
+    # every file of the run is opened by export_files.open_export under these rules
+    with export_rules(options.size_limit, options.inbox):
+        if options.inbox is not None and actor is not None:
+            # names an operator typed (the console): refused at once, in one line, before
+            # anything is read; the scheduled job's refusals are per file, in each school's run
+            files = [check_export(path) for path in files]
+        return _provision(store, files, school, options, progress, actor)
+
+
+def _provision(
+    store: Store,
+    files: list[Path],
+    school: str | None,
+    options: ProvisionOptions,
+    progress: Progress | None,
+    actor: Actor | None,
+) -> ProvisionReport:
     actor = actor or system_actor(PROVISIONING_ACTOR)
     as_of = options.as_of or clock.now().date()
     # CSV exports are grouped by name and read at their school's turn; a OneRoster set or a

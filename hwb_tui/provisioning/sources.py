@@ -29,6 +29,7 @@ from pathlib import Path
 from hwb_tui.core.errors import UsageError
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.ctf import looks_like_xml, read_ctf
+from hwb_tui.provisioning.export_files import open_export, peek_export
 from hwb_tui.provisioning.oneroster import MEMBERS, Member, SetInput, read_set
 from hwb_tui.provisioning.readers import ExportFile, RowError
 
@@ -42,14 +43,15 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 
 def read_file(path: Path) -> bytes:
-    """The bytes of a file the operator named. Raises OSError when it cannot be read."""
-    return path.read_bytes()
+    """The bytes of a file the operator named. Raises OSError when it cannot be read (including
+    export_files.RefusedFile: outside the inbox, not a regular file, over the size limit)."""
+    return open_export(path)
 
 
 def read_head(path: Path, count: int = 512) -> bytes:
-    """The first bytes of a file the operator named, to tell its format."""
-    with path.open("rb") as fh:
-        return fh.read(count)
+    """The first bytes of a file the operator named, to tell its format: under the same rules
+    as reading it (never blocks on a FIFO, never follows a link out of the inbox)."""
+    return peek_export(path, count)
 
 
 @dataclass

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from hwb_tui.core.bulk import Target
 from hwb_tui.core.errors import BadFile, Phrase
 from hwb_tui.core.names import display_safe
+from hwb_tui.provisioning.export_files import open_export
 from hwb_tui.provisioning.readers import decode
 
 COLUMN = "username"
@@ -25,12 +25,8 @@ def read_usernames(path: Path) -> list[Target]:
     """The targets a file names, with their line numbers (the header is line 1)."""
     shown = display_safe(str(path))
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise BadFile(where=shown, reason=Phrase("bulk.file.not_regular"))
-        if info.st_size > MAX_BYTES:
-            raise BadFile(where=shown, reason=Phrase("bulk.file.too_large", max=MAX_BYTES))
-        data = path.read_bytes()
+        # a regular file, opened without blocking, no larger than MAX_BYTES
+        data = open_export(path, limit=MAX_BYTES)
     except OSError as exc:
         raise BadFile(where=shown, reason=display_safe(exc.strerror or str(exc))) from None
     return parse_usernames(data, shown)

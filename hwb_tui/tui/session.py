@@ -4,10 +4,12 @@ and the date. The screens import this, never `tui.app` (which imports the screen
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from textual.app import App
 from textual.worker import Worker
 
+from hwb_tui import config
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
@@ -25,10 +27,14 @@ class ConsoleApp(App[None]):
     """
 
     def __init__(self, store: Store, actor: Actor, *, lang: str | None = None,
-                 today: date | None = None, now: datetime | None = None) -> None:
+                 today: date | None = None, now: datetime | None = None,
+                 inbox: Path | None = None, export_limit: int | None = None) -> None:
         super().__init__()
         self.store = store
         self.actor = actor
+        # the folder exports are opened from (Provisioning view), and the largest file read
+        self.inbox = inbox if inbox is not None else config.inbox_dir()
+        self.export_limit = export_limit if export_limit is not None else config.export_limit()
         self.lang = normalise_language(lang or actor.language)
         self._today = today
         self._now = now

@@ -998,3 +998,110 @@ def test_only_users_in_scope_and_not_mis_can_be_marked(core_dir: Directory) -> N
         schools = ("home", "away") if role == "admin-all" else ("home",)
         assert marked == {f"{who}-{w}" for who in ("governor", "keeper", "former")
                           for w in schools}, role
+
+
+# ---- operators disable | enable | schools ------------------------------------------------------
+
+# The operators changed: a champion of HOME, of AWAY, of both, and an administrator of every
+# school. A Hwb administrator may change only an operator wholly within their own schools.
+OP_TARGETS = {"t-home": ("digital-champion", [HOME]), "t-away": ("digital-champion", [AWAY]),
+              "t-both": ("digital-champion", [HOME, AWAY]), "t-all": ("hwb-admin", [])}
+OPERATORS_CHANGE: dict[str, tuple[str, ...]] = {
+    # role           t-home     t-away     t-both     t-all
+    "admin-all":    ("ok",      "ok",      "ok",      "ok"),
+    "admin-listed": ("ok",      "scope",   "scope",   "scope"),
+    "champion":     ("admin",   "admin",   "admin",   "admin"),
+    "unknown":      ("refused", "refused", "refused", "refused"),
+    "disabled":     ("refused", "refused", "refused", "refused"),
+}
+
+
+def _seed_targets(d: Directory) -> None:
+    with d.store.write() as s:
+        for login, (role, schools) in OP_TARGETS.items():
+            b.operator(s, login, role=role, schools=tuple(schools))
+
+
+def _stale_actor(d: Directory, role: str) -> Actor:
+    """The operator as a console opened earlier holds them (unknown and disabled included)."""
+    if role in ("unknown", "disabled"):
+        return Actor(login=LOGINS[role], role="hwb-admin", schools=None)
+    return _actor(d, role)
+
+
+@pytest.mark.parametrize("role", list(OPERATORS_CHANGE))
+def test_core_operators_disable_enable_schools_matrix(core_dir: Directory, role: str) -> None:
+    d = core_dir
+    _seed_targets(d)
+    errors = {"refused": (UnknownOperator, OperatorDisabled), "admin": NotPermitted,
+              "scope": NotPermitted}
+    actor = _stale_actor(d, role)
+    for target, expected in zip(OP_TARGETS, OPERATORS_CHANGE[role], strict=True):
+        changes: list[Callable[[Session], object]] = [
+            lambda s, t=target: operators.set_disabled(s, actor, t, True),
+            lambda s, t=target: operators.set_disabled(s, actor, t, False),
+        ]
+        if target != "t-all":
+            changes.append(lambda s, t=target: operators.change_schools(
+                s, actor, t, add=[HOME], remove=[]))
+        for change in changes:
+            before = db_digest(d.store)
+            if expected != "ok":
+                with pytest.raises(errors[expected]), d.store.write() as s:
+                    change(s)
+                assert db_digest(d.store) == before, (role, target)
+                continue
+            with d.store.write() as s:
+                change(s)
+    if role in ("admin-all", "admin-listed"):
+        events = [e for e in events_by(d.store, actor.login) if e.action != "operator_add"]
+        # giving t-home HOME again changes nothing and is not audited
+        wanted = {"operator_disable", "operator_enable"} | (
+            {"operator_schools"} if role == "admin-all" else set())
+        assert {e.action for e in events} == wanted
+        assert all(e.detail for e in events)
+
+
+def test_core_a_withdrawn_operator_is_refused_at_once_and_restored(core_dir: Directory) -> None:
+    d = core_dir
+    admin, champion = _actor(d, "admin-all"), _actor(d, "champion")
+    with d.store.write() as s:
+        assert operators.set_disabled(s, admin, champion.login, True) is True
+    with pytest.raises(OperatorDisabled), d.store.read() as s:
+        directory.page(s, champion, directory.Query())
+    with d.store.write() as s:
+        assert operators.set_disabled(s, admin, champion.login, True) is False  # already
+        assert operators.set_disabled(s, admin, champion.login, False) is True
+    with d.store.read() as s:
+        assert directory.page(s, champion, directory.Query(view="all", status="all"))
+    # schools taken away: the open session sees only what is left, at once
+    with d.store.write() as s:
+        operators.change_schools(s, admin, champion.login, add=[AWAY], remove=[HOME])
+    with d.store.read() as s:
+        shown = directory.page(s, champion, directory.Query(view="all", status="all"))
+    assert {u.school for u in shown} == {AWAY}
+    with pytest.raises(NotPermitted), d.store.write() as s:
+        operators.set_disabled(s, admin, admin.login, True)  # not yourself
+    events = [e.action for e in events_by(d.store, admin.login)]
+    assert events == ["operator_disable", "operator_enable", "operator_schools"]
+
+
+@pytest.mark.parametrize("role,expected", [("admin-all", 0), ("admin-listed", 1),
+                                           ("champion", 1), ("disabled", 1)])
+def test_cli_operators_disable_enable_schools(cli_dir: Directory, run: Run, role: str,
+                                              expected: int) -> None:
+    d = cli_dir
+    _seed_targets(d)
+    before = db_digest(d.store)
+    for args in (["operators", "disable", "t-away"], ["operators", "enable", "t-away"],
+                 ["operators", "schools", "t-away", "--add", HOME]):
+        code, out, err = run(role, *args)
+        if expected:
+            _one_line_refusal(code, out, err)
+        else:
+            assert code == 0, err
+    if expected:
+        assert db_digest(d.store) == before
+    else:
+        with d.store.read() as s:
+            assert load_actor(s, "t-away").schools == frozenset({HOME, AWAY})

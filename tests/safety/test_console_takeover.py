@@ -117,13 +117,13 @@ async def test_the_console_takeover_changes_nothing_outside_the_champions_school
     store = two_schools
     before = outside_digest(store)
     current = export_of_theirs(tmp_path / f"{MINE}-learners.csv")
-    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW)
+    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, current)
     assert words in shown, shown
     assert outside_digest(store) == before
     # nor with a second file that says they have all left
     leavers = export_of_theirs(tmp_path / f"{MINE}-leavers.csv", leaving="01/11/2026")
-    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW)
+    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, leavers)
     assert words in shown, shown
     assert outside_digest(store) == before
@@ -140,7 +140,7 @@ async def test_a_file_named_for_another_school_is_refused_in_one_line(
     store = two_schools
     before = outside_digest(store), outside_digest(store, MINE)
     path = export_of_theirs(tmp_path / f"{THEIRS}-learners.csv")
-    app = HwbApp(store, actor(store, "champ"), today=TODAY, now=NOW)
+    app = HwbApp(store, actor(store, "champ"), today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, path, school=MINE)
     assert f"named for school {THEIRS}, not for school {MINE}" in shown, shown
     assert (outside_digest(store), outside_digest(store, MINE)) == before

@@ -89,7 +89,7 @@ async def test_a_champion_sees_only_runs_of_their_schools(seed: Seed) -> None:
 
 async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
     export = write_export(tmp_path / "6612001-learners.csv", HOME)
-    app = seed.app("admin")
+    app = seed.app("admin", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("p")
@@ -126,7 +126,7 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
 
 async def test_a_champion_cannot_provision_another_school(seed: Seed, tmp_path: Path) -> None:
     export = write_export(tmp_path / "6612002-learners.csv", OTHER)
-    app = seed.app("champ")
+    app = seed.app("champ", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("p")
@@ -160,7 +160,7 @@ async def test_a_oneroster_set_reaching_another_school_is_refused_whole(
     own = oneroster_zip(tmp_path / "own.zip", [HOME])
     with seed.store.read() as s:
         before = len(s.exec(select(User)).all())
-    app = seed.app("champ")
+    app = seed.app("champ", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("p")

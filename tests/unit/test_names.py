@@ -162,3 +162,29 @@ def test_welsh_sort_treats_digraphs_as_letters() -> None:
 def test_csv_safe_neutralises_formula_cells(cell: str) -> None:
     assert csv_safe(cell).startswith("'")
     assert csv_safe("Jones") == "Jones"
+
+
+def test_the_invisible_ranges_are_every_cf_zl_zp_character() -> None:
+    """display_safe's written-out list of Unicode Cf, Zl and Zp is what unicodedata says."""
+    import sys
+    import unicodedata
+
+    from hwb_tui.core.names import display_safe
+
+    every = [chr(cp) for cp in range(sys.maxunicode + 1)
+             if unicodedata.category(chr(cp)) in ("Cf", "Zl", "Zp", "Cc")]
+    text = "".join(every)
+    assert display_safe("a" + text + "b").replace(" ", "") == "ab"
+    # and nothing else is removed: every other character survives
+    others = "".join(chr(cp) for cp in range(0x20, 0x3000)
+                     if unicodedata.category(chr(cp)) not in ("Cf", "Zl", "Zp", "Cc", "Cs"))
+    assert display_safe(others) == others
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069",
+                                  "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2028",
+                                  "\u2029", "\ufeff", "\u00ad", "\u2060", "\U000e0041"])
+def test_display_safe_strips_bidi_zero_width_and_separators(char: str) -> None:
+    from hwb_tui.core.names import display_safe
+
+    assert display_safe(f"Jo{char}nes") == "Jones"

@@ -83,11 +83,14 @@ class ProvisionFileModal(ModalScreen[bool]):
         Binding("escape", "close", "key.close", id="provision.close"),
     ]
 
-    def __init__(self, store: Store, actor: Actor, lang: str) -> None:
+    def __init__(self, store: Store, actor: Actor, lang: str, inbox: Path,
+                 size_limit: int | None = None) -> None:
         super().__init__()
         self.store = store
         self.actor = actor
         self.lang = lang
+        self.inbox = inbox  # files are named in this folder, and read only from it
+        self.size_limit = size_limit
         self.previewed: tuple[tuple[str, ...], str] | None = None  # what the preview was of
         self.applied = False
 
@@ -105,7 +108,8 @@ class ProvisionFileModal(ModalScreen[bool]):
                 yield Input(only_school, id="prov-school", max_length=7, compact=True,
                             placeholder=t("tui.prov.school_hint", lang))
             with VerticalScroll(id="prov-result"):
-                yield Static(Text(t("tui.prov.file_help", lang), style="dim"), id="prov-summary")
+                help_text = t("tui.prov.file_help", lang, inbox=display_safe(str(self.inbox)))
+                yield Static(Text(help_text, style="dim"), id="prov-summary")
             with Horizontal(id="add-buttons"):
                 yield Button(t("tui.prov.preview", lang), id="prov-preview", variant="primary")
                 yield Button(t("tui.prov.apply", lang), id="prov-apply", variant="error",
@@ -154,9 +158,9 @@ class ProvisionFileModal(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="provision-file")
     def _run(self, files: list[Path], school: str | None, dry_run: bool) -> None:
         try:
-            report = provision(self.store, files, school,
-                               ProvisionOptions(dry_run=dry_run, language=self.lang),
-                               actor=self.actor)
+            options = ProvisionOptions(dry_run=dry_run, language=self.lang,
+                                       size_limit=self.size_limit, inbox=self.inbox)
+            report = provision(self.store, files, school, options, actor=self.actor)
         except HwbError as exc:
             if not self.app.call_from_thread(self.app.refused, exc):  # type: ignore[attr-defined]
                 self.app.call_from_thread(

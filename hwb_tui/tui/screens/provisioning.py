@@ -162,7 +162,9 @@ class ProvisioningPane(Vertical):
             if applied:
                 self._load()
 
-        self.app.push_screen(ProvisionFileModal(self.store, self.actor, self.lang), closed)
+        app: HwbApp = self.app  # type: ignore[assignment]
+        self.app.push_screen(ProvisionFileModal(self.store, self.actor, self.lang,
+                                               app.inbox, app.export_limit), closed)
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
