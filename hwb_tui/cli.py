@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from hwb_tui import crashlog
 from hwb_tui.commands import Context, console
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.names import display_safe
@@ -82,5 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:  # noqa: BLE001  (anything else: one line, the details in the log)
+        log = crashlog.record(exc)
+        print(f"hwb-tui: {display_safe(t('cli.crashed', error=type(exc).__name__, log=str(log)))}",
+              file=sys.stderr)
+        return crashlog.EXIT_CRASH
     finally:
         ctx.close()

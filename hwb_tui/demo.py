@@ -31,6 +31,7 @@ from hwb_tui.core import clock
 from hwb_tui.core.access import HOUSEKEEPING_ACTOR, PROVISIONING_ACTOR, Actor, load_actor
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.db import open_store
+from hwb_tui.core.errors import DemoWillNotAdmit
 from hwb_tui.core.models import AuditEvent, Meta, Operator, ProvisioningRun, School, User
 from hwb_tui.core.names import make_upn, search_key, username_base, username_from
 from hwb_tui.core.operators import add_operator
@@ -38,6 +39,9 @@ from hwb_tui.core.operators import add_operator
 DEMO_MARKER = "demo"
 DEFAULT_USERS = 5000
 CHAMPION_LOGIN = "champion"
+# Meta key: the logins the demo itself made operators (JSON list). Only a database whose every
+# operator is on it may have another login made a Hwb administrator by `demo`.
+DEMO_OPERATORS = "demo_operators"
 FIRST_LA_NUMBER = 660
 USERS_PER_SCHOOL = 700  # sets the number of schools: ~1,430 for a million users, as in Wales
 CHUNK = 20_000
@@ -479,7 +483,8 @@ def build(url: str, users: int, login: str, *, seed: int = 2026,
 
 def ensure_operator(url: str, login: str) -> bool:
     """On an existing demo database, make the current login a Hwb administrator if it is not
-    an operator yet (a demo made by someone else). True when one was added."""
+    an operator yet (a demo made by someone else). True when one was added; DemoWillNotAdmit
+    when the database has operators the demo did not make."""
     store = open_store(url)
     try:
         with store.write() as session:
@@ -488,21 +493,71 @@ def ensure_operator(url: str, login: str) -> bool:
         store.dispose()
 
 
+def admission(url: str, login: str) -> str:
+    """Whether `demo` may make `login` an operator of the database at `url`: 'member' (it is
+    one), 'free' (every operator there, if any, was made by the demo) or 'refused'."""
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not os.path.exists(path):
+            return "free"
+    store = open_store(url)
+    try:
+        with store.read() as session:
+            if session.get(Operator, login) is not None:
+                return "member"
+            return "refused" if _foreign_operators(session) else "free"
+    finally:
+        store.dispose()
+
+
+def _made_by_demo(session: Session) -> list[str]:
+    found = session.get(Meta, DEMO_OPERATORS)
+    try:
+        made = json.loads(found.value) if found is not None else []
+    except ValueError:
+        made = []
+    return [str(m) for m in made] if isinstance(made, list) else []
+
+
+def _foreign_operators(session: Session) -> list[str]:
+    """Operators the demo did not make (a real deployment's, or added by hand)."""
+    made = set(_made_by_demo(session))
+    logins = session.execute(select(Operator.login)).scalars().all()
+    return sorted(set(logins) - made)
+
+
+def _record_made(session: Session, login: str) -> None:
+    made = sorted(set(_made_by_demo(session)) | {login})
+    found = session.get(Meta, DEMO_OPERATORS)
+    if found is None:
+        session.add(Meta(key=DEMO_OPERATORS, value=json.dumps(made)))
+    else:
+        found.value = json.dumps(made)
+    session.flush()
+
+
 def _admit(session: Session, login: str) -> bool:
-    """`login` becomes a Hwb administrator of every school, vouched for by the demo itself."""
+    """`login` becomes a Hwb administrator of every school, vouched for by the demo itself, but
+    only in a database whose operators (if any) the demo made: never where real ones are."""
     if session.get(Operator, login) is not None:
         return False
+    if _foreign_operators(session):
+        raise DemoWillNotAdmit(login=login)
     first = session.execute(select(func.count()).select_from(Operator)).scalar_one() == 0
     demo = None if first else Actor(login="demo", role="hwb-admin", schools=None)
     add_operator(session, demo, login, "hwb-admin", [])
+    _record_made(session, login)
     return True
 
 
 def _operators(session: Session, login: str, champion_school: str) -> None:
     _admit(session, login)
+    if _foreign_operators(session):
+        return  # operators of the database before the demo: the demo adds none of its own
     if login != CHAMPION_LOGIN and session.get(Operator, CHAMPION_LOGIN) is None:
         add_operator(session, load_actor(session, login), CHAMPION_LOGIN, "digital-champion",
                      [champion_school])
+        _record_made(session, CHAMPION_LOGIN)
 
 
 def _sqlite_file(url: str) -> str | None:

@@ -21,8 +21,26 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from hwb_tui.tui.app import HwbApp  # Textual is imported only when the console runs
 
     lang = current_language() if ctx.lang_explicit or _env_lang() else actor.language
-    HwbApp(ctx.store(), actor, lang=lang).run()
+    app = HwbApp(ctx.store(), actor, lang=lang)
+    app.run()
+    if app.crashed is not None:
+        return _crashed(app.crash_error, app.crashed)
+    if app.withdrawn is not None:
+        return 1  # the operator was withdrawn while the console was open: said on screen
     return 0
+
+
+def _crashed(error: str, log: object) -> int:
+    """One line for the operator; the traceback is in the log (hwb_tui.crashlog)."""
+    import sys
+
+    from hwb_tui import crashlog
+    from hwb_tui.core.names import display_safe
+    from hwb_tui.i18n import t
+
+    print(f"hwb-tui: {display_safe(t('cli.crashed', error=error, log=str(log)))}",
+          file=sys.stderr)
+    return crashlog.EXIT_CRASH
 
 
 def _env_lang() -> bool:

@@ -9,7 +9,7 @@ from hwb_tui import demo
 from hwb_tui.commands import Context, console
 from hwb_tui.core.access import current_login
 from hwb_tui.core.db import shown_url
-from hwb_tui.core.errors import NotADemoDatabase
+from hwb_tui.core.errors import DemoWillNotAdmit, NotADemoDatabase
 from hwb_tui.i18n import t
 
 
@@ -37,6 +37,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     found = demo.state(url)
     if found == "foreign":
         raise NotADemoDatabase(url=shown_url(url))
+    if demo.admission(url, login) == "refused":
+        # real operators are there: the demo makes nobody an administrator, and builds nothing
+        raise DemoWillNotAdmit(login=login)
     if found in ("missing", "empty"):
         print(t("cli.demo.building", users=f"{args.users:,}", url=shown_url(url)), file=sys.stderr)
         built = demo.build(url, args.users, login)

@@ -57,8 +57,23 @@ def _upn_bytewise(conn: Connection) -> None:
         conn.exec_driver_sql('ALTER TABLE "user" ALTER COLUMN upn TYPE VARCHAR COLLATE "C"')
 
 
-MIGRATIONS: dict[int, Migration] = {2: _school_closing, 3: _held_runs_and_undo, 4: _upn_bytewise}
-LATEST = 4
+def _audit_refuses_truncate(conn: Connection) -> None:
+    """5: on PostgreSQL the audit log refuses TRUNCATE too (a row trigger never sees one)."""
+    if conn.dialect.name == "postgresql":
+        for stmt in _PG_NO_TRUNCATE:
+            conn.exec_driver_sql(stmt)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _school_closing, 3: _held_runs_and_undo,
+                                    4: _upn_bytewise, 5: _audit_refuses_truncate}
+LATEST = 5
+
+# TRUNCATE empties a table without firing its row triggers: a statement trigger refuses it.
+_PG_NO_TRUNCATE = [
+    "DROP TRIGGER IF EXISTS audit_no_truncate ON auditevent",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON auditevent "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+]
 
 _AUDIT_TRIGGERS = {
     "sqlite": [
@@ -73,6 +88,7 @@ _AUDIT_TRIGGERS = {
         "DROP TRIGGER IF EXISTS audit_no_change ON auditevent",
         "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON auditevent "
         "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+        *_PG_NO_TRUNCATE,
     ],
 }
 

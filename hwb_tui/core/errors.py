@@ -174,3 +174,10 @@ class ConfigUnreadable(HwbError):
 
     key = "error.config_unreadable"
     exit_code = 4
+
+
+class DemoWillNotAdmit(HwbError):
+    """`demo` makes the current login an administrator only of a database whose operators it
+    made itself: never of one with real operators."""
+
+    key = "error.demo_will_not_admit"

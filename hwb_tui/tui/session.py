@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.app import App
 from textual.worker import Worker
 
-from hwb_tui import config
+from hwb_tui import config, crashlog
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
@@ -39,6 +39,8 @@ class ConsoleApp(App[None]):
         self._today = today
         self._now = now
         self.withdrawn: str | None = None  # why the operator may no longer use the console
+        self.crashed: Path | None = None  # the log holding an unexpected error's traceback
+        self.crash_error = ""
         set_language(self.lang)
 
     @property
@@ -58,6 +60,19 @@ class ConsoleApp(App[None]):
         message may carry a name or a file name, which are data)."""
         super().notify(display_safe(message), title=display_safe(title),
                        severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error nothing expected: its traceback goes to the log (crashlog), the console
+        closes, and `crashed` names the log for the one line printed after (commands.console)."""
+        if self.crashed is None:
+            self.crashed = crashlog.record(error)
+            self.crash_error = type(error).__name__
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        # Textual would print the traceback, with local variables, on the operator's terminal
+        self.bell()
+        self._close_messages_no_wait()
 
     def refused(self, exc: BaseException | None) -> bool:
         """True when `exc` says the operator may no longer use the console (disabled, or no

@@ -256,16 +256,55 @@ def test_bad_user_count_is_a_usage_error(tmp_path: Path, as_root: None) -> None:
 
 
 def test_an_empty_database_keeps_its_operators_through_the_build(tmp_path: Path) -> None:
+    """Its own operator may fill an empty database with demo data; the demo adds no operator
+    of its own beside the real one."""
     url = f"sqlite:///{tmp_path / 'e.db'}"
     store = open_store(url)
     with store.write() as s:
         b.operator(s, "first")
     store.dispose()
     assert demo.state(url) == "empty"
-    demo.build(url, 200, "alice")
+    assert demo.admission(url, "first") == "member"
+    demo.build(url, 200, "first")
     store = open_store(url)
     with store.read() as s:
         logins = set(s.execute(select(Operator.login)).scalars())
     store.dispose()
-    assert logins == {"first", "alice", "champion"}
+    assert logins == {"first"}
     assert not (tmp_path / "e.db.building").exists()
+
+
+def test_demo_never_makes_a_login_administrator_where_real_operators_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11: `demo` on a database with operators it did not make admits nobody."""
+    from hwb_tui.cli import main
+    from hwb_tui.core.errors import DemoWillNotAdmit
+
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    store = open_store(url)
+    with store.write() as s:
+        b.operator(s, "first")
+    store.dispose()
+    assert demo.admission(url, "mallory") == "refused"
+    monkeypatch.setenv("HWB_OPERATOR", "mallory")
+    monkeypatch.delenv("HWB_LANG", raising=False)
+    code = main(["--db", url, "demo", "--users", "50", "--create-only"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "mallory" in err, err
+    store = open_store(url)
+    with store.read() as s:
+        assert set(s.execute(select(Operator.login)).scalars()) == {"first"}
+    store.dispose()
+    assert demo.state(url) == "empty"  # nothing built either
+    # a demo database made by someone else admits the next login; once a real operator has
+    # been added by hand, it admits nobody more
+    other = f"sqlite:///{tmp_path / 'd.db'}"
+    demo.build(other, 100, "bob")
+    assert demo.ensure_operator(other, "carol") is True
+    store = open_store(other)
+    with store.write() as s:
+        b.operator(s, "real")
+    store.dispose()
+    with pytest.raises(DemoWillNotAdmit):
+        demo.ensure_operator(other, "dave")

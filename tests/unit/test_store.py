@@ -110,3 +110,32 @@ def test_version_3_database_gets_bytewise_upns(any_store: Store) -> None:
     with any_store.read() as s:
         found = directory.page(s, admin, directory.Query(search=upn[:6].lower()))
     assert [u.upn for u in found] == [upn]
+
+
+def test_postgresql_audit_log_refuses_truncate(pg_store: Store) -> None:
+    with pg_store.write() as s:
+        b.school(s)
+        b.operator(s, "admin")
+        accounts.audit(s, "admin", "note", b.user(s, "Jones", "Sian"))
+    with pytest.raises(DatabaseError, match="append-only"), pg_store.write() as s:
+        s.execute(text("TRUNCATE auditevent CASCADE"))
+    with pg_store.read() as s:
+        assert s.execute(text("SELECT actor FROM auditevent")).scalars().all() == ["admin"]
+
+
+def test_an_older_postgresql_database_gains_the_truncate_guard(pg_url: str) -> None:
+    """A database made before step 5 (no TRUNCATE trigger) is upgraded by the step."""
+    store = open_store(pg_url)
+    with store.write() as s:
+        s.execute(text("DROP TRIGGER audit_no_truncate ON auditevent"))
+        s.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
+    store.dispose()
+    store = open_store(pg_url)
+    try:
+        with pytest.raises(DatabaseError, match="append-only"), store.write() as s:
+            s.execute(text("TRUNCATE auditevent CASCADE"))
+        with store.read() as s:
+            version = s.execute(text("SELECT value FROM meta WHERE key = 'schema_version'"))
+            assert version.scalar() == str(LATEST)
+    finally:
+        store.dispose()

@@ -99,7 +99,9 @@ class MainScreen(Screen[None]):
                     yield Static(id="table-title")
                     with Horizontal(id="searchbar"):
                         yield Label(id="search-label")
-                        yield Input(id="search", compact=True)
+                        # a longer search is cut by the core anyway (directory.words)
+                        yield Input(id="search", compact=True,
+                                    max_length=directory.MAX_SEARCH_CHARS)
                         yield Static(id="count")
                     yield UserTable(app.store, app.actor, id="table", marks=self.marks)
                     yield DetailsPanel(id="details")
