@@ -29,6 +29,7 @@ from hwb_tui.provisioning import (
     ProvisionReport,
     provision,
 )
+from hwb_tui.provisioning.plan import NoticeKind
 from hwb_tui.tui.keys import localise_bindings
 from hwb_tui.tui.screens.provisioning import outcome_label
 
@@ -64,6 +65,11 @@ def describe_report(report: ProvisionReport, lang: str) -> Text:
         if len(school.errors) > ERRORS_SHOWN:
             text.append(t("tui.prov.more_errors", lang, count=len(school.errors) - ERRORS_SHOWN)
                         + "\n", style="red")
+        outside = sum(1 for n in school.notices if n["what"] == NoticeKind.OUTSIDE_SCOPE)
+        if outside:
+            # the first thing said: these learners are another school's, and stay there
+            text.append(t("tui.prov.outside_scope", lang, count=outside) + "\n",
+                        style="bold yellow")
         for notice in school.notices[:ERRORS_SHOWN]:
             text.append(display_safe(t(f"provisioning.notice.{notice['what']}", lang,
                                        where=notice.get("where") or "-",
