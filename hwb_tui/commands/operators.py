@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for action in ("disable", "enable"):
         change = ops.add_parser(action, help=t(f"cli.operators.{action}_help"))
         change.add_argument("login", metavar="LOGIN")
+        change.add_argument("--json", action="store_true", help=t("cli.opt_json"))
         change.set_defaults(func=run_disable, disable=action == "disable")
 
     schools = ops.add_parser("schools", help=t("cli.operators.schools_help"))
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          help=t("cli.operators.opt_add"))
     schools.add_argument("--remove", metavar="DFES", nargs="+", default=[],
                          help=t("cli.operators.opt_remove"))
+    schools.add_argument("--json", action="store_true", help=t("cli.opt_json"))
     schools.set_defaults(func=run_schools)
 
     ls = ops.add_parser("list", help=t("cli.operators.list_help"))
@@ -72,6 +74,10 @@ def run_disable(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
     with ctx.store().write() as session:
         changed = operators.set_disabled(session, actor, args.login, args.disable)
+        op, schools = operators.operator_with_schools(session, args.login)
+    if args.json:
+        print_json({**records.operator(op, schools), "changed": changed})
+        return 0
     state = "disabled" if args.disable else "enabled"
     key = f"cli.operators.{state}" if changed else f"cli.operators.already_{state}"
     console().print(t(key, login=args.login))
@@ -84,6 +90,10 @@ def run_schools(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
     with ctx.store().write() as session:
         now = operators.change_schools(session, actor, args.login, args.add, args.remove)
+        op, schools = operators.operator_with_schools(session, args.login)
+    if args.json:
+        print_json(records.operator(op, schools))
+        return 0
     console().print(t("cli.operators.schools_now", login=args.login, schools=" ".join(now)))
     return 0
 

@@ -166,3 +166,14 @@ def change_schools(session: Session, actor: Actor, login: str, add: list[str],
     audit(session, actor.login, OperatorAction.SCHOOLS,
           detail={"login": login, "added": added, "removed": removed, "schools": now})
     return now
+
+
+def operator_with_schools(session: Session, login: str) -> tuple[Operator, list[str]]:
+    """An operator's record and the schools listed on it (for a command to report)."""
+    op = session.get(Operator, login)
+    if op is None:
+        raise InvalidValue(field="login", reason=Phrase("validation.no_such_operator", login=login))
+    session.refresh(op)
+    schools = sorted(session.exec(select(OperatorSchool.school)
+                                  .where(col(OperatorSchool.login) == login)).all())
+    return op, schools

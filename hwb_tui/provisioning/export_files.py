@@ -125,7 +125,7 @@ def check_export(path: Path, limit: int | None = None, inbox: Path | None = None
                 except OSError:
                     manifest = None
                 if manifest is None or not stat.S_ISREG(manifest.st_mode):
-                    raise RefusedFile(t("inbox.reason.folder"))
+                    raise RefusedFile(t("inbox.reason.folder_set"))
             else:
                 _regular_size(fd, limit)
         finally:
