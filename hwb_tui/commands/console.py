@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
+from hwb_tui import crashlog
 from hwb_tui.commands import Context
-from hwb_tui.i18n import current_language
+from hwb_tui.core.names import display_safe
+from hwb_tui.i18n import current_language, t
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,12 +35,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _crashed(error: str, log: object) -> int:
     """One line for the operator; the traceback is in the log (hwb_tui.crashlog)."""
-    import sys
-
-    from hwb_tui import crashlog
-    from hwb_tui.core.names import display_safe
-    from hwb_tui.i18n import t
-
     print(f"hwb-tui: {display_safe(t('cli.crashed', error=error, log=str(log)))}",
           file=sys.stderr)
     return crashlog.EXIT_CRASH
