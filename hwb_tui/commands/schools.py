@@ -95,10 +95,10 @@ def run_import(args: argparse.Namespace, ctx: Context) -> int:
                                            result.changes))
         return 0
     out = console()
+    said = "schools.change_dry." if args.dry_run else "schools.change."
     for entry, change in result.changes:
         if change is not RegisterChange.UNCHANGED:
-            out.print(display_safe(f"  {entry.dfes}  {t('schools.change.' + change.value)}  "
-                                   f"{entry.name}"))
+            out.print(display_safe(f"  {entry.dfes}  {t(said + change.value)}  {entry.name}"))
     key = "schools.imported_dry" if args.dry_run else "schools.imported"
     out.print(t(key, file=shown, **counts))
     return 0

@@ -12,7 +12,7 @@ import pytest
 
 import hwb_tui
 from hwb_tui.cli import main
-from hwb_tui.core import access, bulk, health, leaving, models, runs
+from hwb_tui.core import access, bulk, health, leaving, models, runs, schools
 from hwb_tui.core.access import Actor
 from hwb_tui.core.errors import NotPermitted
 from hwb_tui.core.models import KINDS, ROLES
@@ -168,6 +168,7 @@ def _word_messages() -> list[tuple[str, str]]:
         (health.CheckName, ("health.check.{}",)),
         (leaving.LeavingReason, ("leaving.reason.{}",)),
         (bulk.Reason, ()),
+        (schools.RegisterChange, ("schools.change.{}", "schools.change_dry.{}")),
     ]
     found = [(pattern.format(word.value), f"{enum.__qualname__}.{word.name}")
              for enum, patterns in pairs for word in enum for pattern in patterns]

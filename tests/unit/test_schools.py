@@ -341,7 +341,12 @@ def test_cli_import_dry_run_then_for_real_then_again(cli: tuple[Store, Run],
     assert code == 0, err
     assert json.loads(out)["counts"] == {"added": 1, "renamed": 0, "unchanged": 0}
     assert db_digest(store) == before
-    assert run("admin", "schools", "import", str(path))[0] == 0
+    code, out, err = run("admin", "schools", "import", str(path), "--dry-run")
+    assert (code, err) == (0, "")
+    assert "6612002  would add  Penglais School" in out and "dry run" in out
+    assert db_digest(store) == before
+    code, out, _ = run("admin", "schools", "import", str(path))
+    assert code == 0 and "6612002  added  Penglais School" in out
     code, out, _ = run("admin", "schools", "import", str(path), "--json")
     assert json.loads(out)["counts"] == {"added": 0, "renamed": 0, "unchanged": 1}
     code, out, _ = run("admin", "schools", "list", "--json")
