@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -46,6 +45,7 @@ from hwb_tui.core.names import (
 )
 from hwb_tui.core.schools import require_open
 from hwb_tui.core.usernames import allocate_username
+from hwb_tui.core.versioned import VersionedUpdate
 
 USERNAME_ATTEMPTS = 5
 LIFETIMES = ("1m", "3m", "6m", "year")
@@ -149,13 +149,8 @@ class Change:
 
 def _bump(session: Session, user: User, expected_status: str, values: dict[str, Any]) -> bool:
     """Apply `values` only if the row is still as we read it; True when we won."""
-    result = session.execute(
-        update(User)
-        .where(col(User.id) == user.id, col(User.status) == expected_status,
-               col(User.version) == user.version)
-        .values(version=User.version + 1, **values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    writer = VersionedUpdate(values, status=expected_status)
+    return writer.one(session.connection(), user.id, user.version, values)
 
 
 def deactivate(

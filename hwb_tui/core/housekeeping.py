@@ -15,7 +15,7 @@ The rules, to the day (every date is a UTC calendar date, as `accounts.can_activ
   and the username becomes `purged-<id>@hwbcymru.net`, a form no generated username can take
   (generated ones never hold a hyphen).
 
-Each change is a conditional UPDATE, as in `accounts`: a row changed by an operator since we
+Each change is a conditional UPDATE (core.versioned): a row changed by an operator since we
 read it (extended, deactivated by hand, activated) is left alone, so nothing is recorded twice
 and the operator's change wins.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, update
+from sqlalchemy import ColumnElement, Table, insert
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
@@ -35,6 +35,7 @@ from hwb_tui.core.access import HOUSEKEEPING_ACTOR, REACTIVATION_MONTHS
 from hwb_tui.core.accounts import username_key_of
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, User
 from hwb_tui.core.names import USERNAME_DOMAIN
+from hwb_tui.core.versioned import VersionedUpdate
 
 EXPIRED_REASON = "expired"
 # Purged rows keep their place in the directory but sort after every real name ("~" is above
@@ -175,10 +176,11 @@ _PURGED_VALUES: dict[str, Any] = {
 
 
 class _ConditionalUpdate:
-    """One UPDATE per account, applied only if the row is as we read it (status, version) and
-    still meets `conditions`; the audit events go in at the end with one multi-row INSERT.
+    """One conditional UPDATE per account (core.versioned: applied only if the row is as we read
+    it, its status included, and still meets `conditions`); the audit events go in at the end
+    with one multi-row INSERT.
 
-    Core statements, compiled once, rather than ORM updates: these runs can touch tens of
+    Core statements, built once, rather than ORM updates: these runs can touch tens of
     thousands of accounts (a summer's leavers reach the purge window together), and the ORM's
     per-statement work and session synchronisation made that minutes instead of seconds. The
     objects changed are expired at the end, so the session reads them again if asked.
@@ -188,21 +190,13 @@ class _ConditionalUpdate:
                  *conditions: ColumnElement[bool]) -> None:
         self.session = session
         self.connection = session.connection()
-        self.statement = (
-            update(_USERS)
-            .where(_USERS.c.id == bindparam("b_id"), _USERS.c.status == expected_status,
-                   _USERS.c.version == bindparam("b_version"), *conditions)
-            .values({**{c: bindparam(f"v_{c}") for c in columns},
-                     "version": _USERS.c.version + 1})
-        )
+        self.writer = VersionedUpdate(columns, *conditions, status=expected_status)
         self.events: list[dict[str, Any]] = []
         self.changed: list[User] = []
 
     def apply(self, user: User, values: dict[str, Any], action: str, stamp: datetime, *,
               reason: str | None = None, detail: dict[str, Any] | None = None) -> bool:
-        params = {f"v_{k}": v for k, v in values.items()}
-        params.update(b_id=user.id, b_version=user.version)
-        if not self.connection.execute(self.statement, params).rowcount:
+        if not self.writer.one(self.connection, user.id, user.version, values):
             return False
         self.events.append({
             "at": stamp, "actor": HOUSEKEEPING_ACTOR, "action": action, "user_id": user.id,

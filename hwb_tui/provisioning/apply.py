@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from hwb_tui.core.accounts import name_fields
@@ -22,6 +22,7 @@ from hwb_tui.core.models import ACTIVE, AuditEvent, User
 from hwb_tui.core.runs import empty_undo, encode
 from hwb_tui.core.usernames import allocate_usernames as allocate_usernames  # re-exported
 from hwb_tui.core.usernames import allocate_with_keys
+from hwb_tui.core.versioned import VersionedUpdate
 from hwb_tui.provisioning.plan import Change, Plan
 
 # The audit action of a move as the school that lost the learner sees it ("move" is the gaining
@@ -173,36 +174,26 @@ def update_rows(session: Session, changes: list[Change], actor: str, stamp: date
             values["deactivated_at"] = stamp
             values["deactivated_by"] = actor
         values["updated_at"] = stamp
-        columns = tuple(sorted(values))
-        params = {f"v_{k}": v for k, v in values.items()}
-        params["b_id"] = change.user_id
-        params["b_version"] = change.version
-        groups[columns].append(params)
+        groups[tuple(sorted(values))].append(
+            VersionedUpdate.row(change.user_id, change.version, values))
     conn = session.connection()
-    checked = conn.dialect.supports_sane_multi_rowcount
     for columns, batch in groups.items():
-        stmt = (
-            update(_USERS)
-            .where(_USERS.c.id == bindparam("b_id"), _USERS.c.version == bindparam("b_version"))
-            .values({**{c: bindparam(f"v_{c}") for c in columns},
-                     "version": _USERS.c.version + 1})
-        )
-        result = conn.execute(stmt, batch)
-        if checked and result.rowcount != len(batch):
+        writer = VersionedUpdate(columns)
+        if writer.many(conn, batch) is False:
             # another writer changed one of these accounts after we planned: roll back
-            raise _changed_meanwhile(session, columns, batch)
+            raise _changed_meanwhile(session, writer, batch)
 
 
 def _changed_meanwhile(
-    session: Session, columns: tuple[str, ...], batch: list[dict[str, Any]]
+    session: Session, writer: VersionedUpdate, batch: list[dict[str, Any]]
 ) -> ChangedMeanwhile:
     """The error naming an account of `batch` that another writer changed since the plan: its
     row does not hold the values this run wrote (versions alone cannot tell: both add one)."""
     conn = session.connection()
-    ours = {p["b_id"]: tuple(p[f"v_{c}"] for c in columns) for p in batch}
+    ours = {writer.user_id(p): writer.written(p) for p in batch}
     ids = list(ours)
     for i in range(0, len(ids), _ID_CHUNK):
-        stmt = (select(_USERS.c.id, _USERS.c.username, *(_USERS.c[c] for c in columns))
+        stmt = (select(_USERS.c.id, _USERS.c.username, *(_USERS.c[c] for c in writer.columns))
                 .where(_USERS.c.id.in_(ids[i:i + _ID_CHUNK])).order_by(_USERS.c.id))
         for user_id, username, *values in conn.execute(stmt):
             if tuple(values) != ours[user_id]:
