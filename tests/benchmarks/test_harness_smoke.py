@@ -30,5 +30,13 @@ def test_harness_runs_and_writes_its_report(tmp_path: Path) -> None:
         assert size[side]["pagedown_ms"]["n"] > 0
         assert size[side]["peak_rss_mb"] > 0
     assert size["ours"]["startup_ms"] > 0  # the console painted its first page in a real pty
+    screen = size["screen"]
+    if "skipped" not in screen:  # pyte (the bench extra) read the real console's screen
+        assert screen["first_page_ms"] > 0
+        assert screen["key_rows"]["n"] > 0 and screen["floor_rows"]["n"] > 0
+        assert screen["key_settled"]["n"] == len(screen["ours_run"]["keys"])
+        assert screen["pagedown_rows"]["n"] > 0
+        assert screen["timed_out"] == 0
+        assert "rows-floor p95" in done.stdout
     assert report["provisioning"]["results"]
     assert "key p95" in done.stdout  # the table was printed
