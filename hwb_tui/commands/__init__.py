@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,6 +11,7 @@ from typing import Any
 
 from hwb_tui import config
 from hwb_tui.core.access import Actor, current_login, load_actor
+from hwb_tui.core.dates import parse_date
 from hwb_tui.core.db import Store, open_store
 from hwb_tui.core.records import document, jsonable
 from hwb_tui.i18n import current_language, set_language, t
@@ -67,15 +67,9 @@ def print_json(data: Any) -> None:
 __all__ = ["Context", "print_json", "to_jsonable", "current_language"]
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 def iso_date(value: str) -> date:
-    """An argparse type for every date option: YYYY-MM-DD exactly, else a usage error (exit 2).
-    (date.fromisoformat alone would take 20260311 and 2026-W11 too.)"""
-    try:
-        if not _ISO_DATE.match(value):
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(t("cli.bad_date", value=value)) from None
+    """An argparse type for every date option: YYYY-MM-DD exactly, else a usage error (exit 2)."""
+    day = parse_date(value, padded=True)
+    if day is None:
+        raise argparse.ArgumentTypeError(t("cli.bad_date", value=value))
+    return day

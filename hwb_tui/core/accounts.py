@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import (
@@ -24,6 +24,7 @@ from hwb_tui.core.access import (
     recheck,
 )
 from hwb_tui.core.audit import audit as audit  # re-exported: callers import it from here
+from hwb_tui.core.audit import last_actor
 from hwb_tui.core.directory import get_user
 from hwb_tui.core.errors import (
     AccountPurged,
@@ -36,7 +37,7 @@ from hwb_tui.core.errors import (
     ManagedByMIS,
     Phrase,
 )
-from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, AuditEvent, User
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, NON_MIS_KINDS, User
 from hwb_tui.core.names import (
     MAX_TEXT,
     display_safe,
@@ -170,7 +171,7 @@ def deactivate(
     if needs_informed(Action.DEACTIVATE, user) and not ite_informed:
         raise ITEMustBeInformed()
     if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
     stamp = clock.now()
     values: dict[str, Any] = {
         "status": DEACTIVATED,
@@ -207,7 +208,7 @@ def activate(
     if not can_activate(user, today):
         raise ActivationWindowPassed(username=user.username, at=_when(user.deactivated_at))
     if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
     stamp = clock.now()
     values: dict[str, Any] = {
         "status": ACTIVE,
@@ -223,7 +224,7 @@ def activate(
         session.refresh(user)
         if user.status == ACTIVE:
             raise AlreadyActive(username=user.username)
-        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
     audit(session, actor.login, "activate", user, at=stamp)
     session.refresh(user)
     return Change(user, "activate")
@@ -244,7 +245,7 @@ def extend(
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
     if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
+        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
     today = today or clock.now().date()
     new_end = lifetime_end(lifetime, today)
     stamp = clock.now()
@@ -273,15 +274,7 @@ def _lost_race(session: Session, user: User) -> Change:
     if user.status == DEACTIVATED:
         raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
                                  at=_when(user.deactivated_at))
-    raise ChangedMeanwhile(username=user.username, by=_last_actor(session, user))
-
-
-def _last_actor(session: Session, user: User) -> str:
-    actor = session.exec(
-        select(AuditEvent.actor).where(col(AuditEvent.user_id) == user.id)
-        .order_by(col(AuditEvent.id).desc()).limit(1)
-    ).first()
-    return actor or "?"
+    raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
 
 
 def _when(stamp: datetime | None) -> str:

@@ -1,18 +1,43 @@
-"""The append-only audit log: one function appends an event, one reads what an operator may see."""
+"""The append-only audit log: the one shape of an event row (`event_row`), appended one at a
+time (`audit`) or many at once (`append`), and the events an operator may see."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, Table, insert, or_
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
 from hwb_tui.core.models import AuditEvent, User
+
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+def detail_text(detail: Mapping[str, Any] | None) -> str | None:
+    """An event's detail as the log stores it: JSON, keys sorted, Welsh letters as written."""
+    return json.dumps(detail, sort_keys=True, ensure_ascii=False) if detail else None
+
+
+def event_row(*, at: datetime, actor: str, action: str, user_id: int | None = None,
+              school: str | None = None, reason: str | None = None, run_id: int | None = None,
+              detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One audit event's columns: the one shape of a row of the log, whoever appends it (a
+    change by hand, a provisioning run, a decision on a held run, housekeeping)."""
+    return {"at": at, "actor": actor, "action": str(action), "user_id": user_id,
+            "school": school, "reason": reason, "run_id": run_id,
+            "detail": detail_text(detail)}
+
+
+def append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append events built by `event_row` in one executemany, in the caller's transaction
+    (a run or housekeeping appends thousands at once)."""
+    if rows:
+        session.connection().execute(insert(_AUDIT), rows)
 
 
 def audit(
@@ -28,18 +53,19 @@ def audit(
     school: str | None = None,
 ) -> AuditEvent:
     """Append an audit event to the current transaction (about a user, or else a `school`)."""
-    event = AuditEvent(
-        at=at or clock.now(),
-        actor=actor,
-        action=action,
-        user_id=user.id if user else None,
-        school=user.school if user else school,
-        reason=reason,
-        run_id=run_id,
-        detail=json.dumps(detail, sort_keys=True) if detail else None,
-    )
+    event = AuditEvent(**event_row(
+        at=at or clock.now(), actor=actor, action=action, user_id=user.id if user else None,
+        school=user.school if user else school, reason=reason, run_id=run_id, detail=detail))
     session.add(event)
     return event
+
+
+def last_actor(session: Session, user_id: int | None) -> str:
+    """Who last changed the user (the actor of its newest event), for "changed meanwhile by"."""
+    actor = session.connection().execute(
+        select(_AUDIT.c.actor).where(_AUDIT.c.user_id == user_id)
+        .order_by(_AUDIT.c.id.desc()).limit(1)).scalar()
+    return actor or "?"
 
 
 EVENTS_PAGE = 1000  # events read at a time: memory stays flat however long the log

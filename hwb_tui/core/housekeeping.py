@@ -22,18 +22,18 @@ and the operator's change wins.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, insert
+from sqlalchemy import ColumnElement, Table
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import HOUSEKEEPING_ACTOR, REACTIVATION_MONTHS
 from hwb_tui.core.accounts import username_key_of
-from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, User
+from hwb_tui.core.audit import append, event_row
+from hwb_tui.core.models import ACTIVE, DEACTIVATED, User
 from hwb_tui.core.names import USERNAME_DOMAIN
 from hwb_tui.core.versioned import VersionedUpdate
 
@@ -42,7 +42,6 @@ EXPIRED_REASON = "expired"
 # every letter and digit in both the English and the Welsh sort keys).
 PURGED_SORT_KEY = "~"
 _USERS: Table = User.__table__  # type: ignore[attr-defined]
-_AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -198,17 +197,14 @@ class _ConditionalUpdate:
               reason: str | None = None, detail: dict[str, Any] | None = None) -> bool:
         if not self.writer.one(self.connection, user.id, user.version, values):
             return False
-        self.events.append({
-            "at": stamp, "actor": HOUSEKEEPING_ACTOR, "action": action, "user_id": user.id,
-            "school": user.school, "reason": reason, "run_id": None,
-            "detail": json.dumps(detail, sort_keys=True) if detail else None,
-        })
+        self.events.append(event_row(at=stamp, actor=HOUSEKEEPING_ACTOR, action=action,
+                                     user_id=user.id, school=user.school, reason=reason,
+                                     detail=detail))
         self.changed.append(user)
         return True
 
     def finish(self) -> None:
-        if self.events:
-            self.connection.execute(insert(_AUDIT), self.events)
+        append(self.session, self.events)
         for user in self.changed:
             self.session.expire(user)
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor, recheck
+from hwb_tui.core.dates import parse_date
 from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import ProvisioningRun, School, User
 
@@ -207,7 +208,10 @@ def decode(values: dict[str, Any]) -> dict[str, Any]:
         if value is not None and isinstance(kind, DateTime):
             value = aware(datetime.fromisoformat(value))
         elif value is not None and isinstance(kind, Date):
-            value = date.fromisoformat(value)
+            day = parse_date(value, padded=True)
+            if day is None:
+                raise ValueError(f"undo record: {name} {value!r} is not a date")
+            value = day
         out[name] = value
     return out
 

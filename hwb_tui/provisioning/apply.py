@@ -8,7 +8,6 @@ kill leaves the school exactly as it was.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -17,8 +16,9 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from hwb_tui.core.accounts import name_fields
+from hwb_tui.core.audit import append, event_row, last_actor
 from hwb_tui.core.errors import ChangedMeanwhile
-from hwb_tui.core.models import ACTIVE, AuditEvent, User
+from hwb_tui.core.models import ACTIVE, User
 from hwb_tui.core.runs import empty_undo, encode
 from hwb_tui.core.usernames import allocate_usernames as allocate_usernames  # re-exported
 from hwb_tui.core.usernames import allocate_with_keys
@@ -33,7 +33,6 @@ _ID_CHUNK = 500
 # Names repeat (many a Jones Siân): each pair's derived columns are computed once per process.
 _NAME_KEYS: dict[tuple[str, str], dict[str, str]] = {}
 _USERS = User.__table__  # type: ignore[attr-defined]
-_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 def apply_plan(
@@ -85,30 +84,16 @@ def write_audit(
             detail["deferred_until"] = until.isoformat()
         if extra:
             detail.update(extra)
-        audit_rows.append({
-            "at": stamp,
-            "actor": actor,
-            "action": action or change.action,
-            "user_id": change.user_id,
-            "school": change.values.get("school", school),
-            "reason": change.reason,
-            "run_id": run_id,
-            "detail": json.dumps(detail, sort_keys=True) if detail else None,
-        })
+        audit_rows.append(event_row(
+            at=stamp, actor=actor, action=action or change.action, user_id=change.user_id,
+            school=change.values.get("school", school), reason=change.reason, run_id=run_id,
+            detail=detail))
         if change.action == "move" and change.from_school:
             # The school the learner left sees the move in its own audit too.
-            audit_rows.append({
-                "at": stamp,
-                "actor": actor,
-                "action": MOVE_OUT,
-                "user_id": change.user_id,
-                "school": change.from_school,
-                "reason": None,
-                "run_id": run_id,
-                "detail": json.dumps({"to_school": school}),
-            })
-    if audit_rows:
-        session.connection().execute(insert(_AUDIT), audit_rows)
+            audit_rows.append(event_row(
+                at=stamp, actor=actor, action=MOVE_OUT, user_id=change.user_id,
+                school=change.from_school, run_id=run_id, detail={"to_school": school}))
+    append(session, audit_rows)
 
 
 def _create(session: Session, school: str, creates: list[Change], stamp: datetime) -> None:
@@ -197,7 +182,5 @@ def _changed_meanwhile(
                 .where(_USERS.c.id.in_(ids[i:i + _ID_CHUNK])).order_by(_USERS.c.id))
         for user_id, username, *values in conn.execute(stmt):
             if tuple(values) != ours[user_id]:
-                by = conn.execute(select(_AUDIT.c.actor).where(_AUDIT.c.user_id == user_id)
-                                  .order_by(_AUDIT.c.id.desc()).limit(1)).scalar()
-                return ChangedMeanwhile(username=username, by=by or "?")
+                return ChangedMeanwhile(username=username, by=last_actor(session, user_id))
     return ChangedMeanwhile(username="?", by="?")

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 from xml.parsers import expat
 
+from hwb_tui.core.dates import ISO, parse_date
 from hwb_tui.core.names import MAX_TEXT
 from hwb_tui.provisioning.readers import (
     ExportFile,
@@ -31,7 +32,6 @@ from hwb_tui.provisioning.readers import (
     _shown,
     _upn_problem,
     decode,
-    parse_date,
 )
 
 FORMAT = "ctf"
@@ -289,7 +289,7 @@ def _pupil(pupil: _Pupil, source: str, name: str, export: ExportFile) -> None:
         for element in ("EntryDate", "LeavingDate"):
             raw, line = entry.get(element, ("", pupil.line))
             raw = raw.strip()
-            day = parse_date(raw, "%Y-%m-%d") if raw else None
+            day = parse_date(raw, ISO) if raw else None
             if raw and day is None:
                 errors.append(RowError(name, line, element, "bad_date",
                                        {"value": _shown(raw), "format": "yyyy-mm-dd"}))

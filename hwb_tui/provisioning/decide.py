@@ -24,6 +24,7 @@ from sqlmodel import Session
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor, recheck
 from hwb_tui.core.accounts import name_fields
+from hwb_tui.core.audit import append, event_row
 from hwb_tui.core.errors import NotPermitted
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, ROLES, AuditEvent, ProvisioningRun, User
 from hwb_tui.core.runs import (
@@ -165,10 +166,10 @@ def _claim(session: Session, run: ProvisioningRun, state: HeldState, actor: str,
 
 
 def _run_event(session: Session, actor: str, action: str, run: ProvisioningRun, now: datetime,
-               detail: dict[str, Any]) -> None:
-    session.connection().execute(insert(_AUDIT).values(
-        at=now, actor=actor, action=action, user_id=None, school=run.school, reason=None,
-        run_id=run.id, detail=json.dumps(detail, sort_keys=True, ensure_ascii=False)))
+               detail: dict[str, Any], *, run_id: int | None = None) -> None:
+    """The event about a run as a whole (no user): under `run_id`, else the run's own id."""
+    append(session, [event_row(at=now, actor=actor, action=action, school=run.school,
+                               run_id=run_id or run.id, detail=detail)])
 
 
 def approve(session: Session, actor: Actor, run_id: int) -> Decision:
@@ -342,11 +343,9 @@ def revert(session: Session, actor: Actor, run_id: int, *, dry_run: bool = False
         update_rows(session, changes, actor.login, now)
         write_audit(session, changes, school=run.school, run_id=revert_id, actor=actor.login,
                     stamp=now, extra={"revert_of": run.id}, action=DecisionAction.REVERT)
-    conn.execute(insert(_AUDIT).values(
-        at=now, actor=actor.login, action=DecisionAction.REVERT.value, user_id=None,
-        school=run.school, reason=None, run_id=revert_id,
-        detail=json.dumps({"revert_of": run.id, "put_back": len(result.put_back),
-                           "not_put_back": len(result.left)}, sort_keys=True)))
+    _run_event(session, actor.login, DecisionAction.REVERT, run, now,
+               {"revert_of": run.id, "put_back": len(result.put_back),
+                "not_put_back": len(result.left)}, run_id=revert_id)
     conn.execute(update(_RUNS).where(_RUNS.c.id == revert_id).values(
         report=json.dumps(result.as_dict(), ensure_ascii=False, sort_keys=True)))
     return result

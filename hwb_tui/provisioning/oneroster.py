@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from hwb_tui.core.dates import ISO, parse_date
 from hwb_tui.core.names import MAX_TEXT
 from hwb_tui.provisioning.layouts import header_key
 from hwb_tui.provisioning.readers import (
@@ -42,7 +43,6 @@ from hwb_tui.provisioning.readers import (
     _shown,
     _upn_problem,
     decode,
-    parse_date,
 )
 
 MEMBERS = ("manifest.csv", "orgs.csv", "users.csv", "enrollments.csv", "roles.csv")
@@ -55,7 +55,6 @@ _ROLES_AS_WRITTEN = {"student": "learner", "teacher": "staff", "administrator": 
 _GRADE_YEARS: dict[str, int | None] = {"": None, "PK": None, "KG": 0}
 _GRADE_YEARS.update({f"{y:02d}": y for y in range(1, 14)})
 _TOO_LONG = {"max": MAX_TEXT}
-_ISO = "%Y-%m-%d"
 _ISO_SHOWN = "yyyy-mm-dd"
 _NO_YEAR = {"", "PK"}
 
@@ -179,7 +178,7 @@ def _day(raw: str) -> date | None:
     """A OneRoster date or date-time (`2026-11-20`, `2026-11-20T10:15:00.000Z`) → its date."""
     if len(raw) > 10 and raw[10] in "T ":
         raw = raw[:10]
-    return parse_date(raw, _ISO)
+    return parse_date(raw, ISO)
 
 
 def read_set(source: SetInput, as_of: date, only: str | None = None) -> SetResult:

@@ -15,10 +15,11 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hwb_tui.core.dates import parse_date
 from hwb_tui.core.names import MAX_TEXT, UPN_LETTERS, display_safe, mark_hidden, upn_problem
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.export_files import open_export
@@ -26,7 +27,6 @@ from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_na
 
 # csv refuses fields over 128 KiB by default; a hostile file then stops with an error we report.
 _YEAR = re.compile(r"^(?:year|yr|y|blwyddyn|bl)?\s*(\d{1,2})$", re.IGNORECASE)
-_DATE_CACHE: dict[tuple[str, str], date | None] = {}
 _EXAMPLE = {"%d/%m/%Y": "dd/mm/yyyy", "%Y-%m-%d": "yyyy-mm-dd"}
 _TOO_LONG = {"max": MAX_TEXT}
 
@@ -98,39 +98,6 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError:
         # Windows-1252 leaves five bytes undefined; they become U+FFFD rather than a refusal.
         return data.decode("cp1252", errors="replace")
-
-
-def parse_date(text: str, fmt: str) -> date | None:
-    """The date `text` in `fmt`, or None when it is not a real date. Cached: exports repeat."""
-    key = (fmt, text)
-    try:
-        return _DATE_CACHE[key]
-    except KeyError:
-        pass
-    value = _parse_date(text, fmt)
-    if len(_DATE_CACHE) > 100_000:
-        _DATE_CACHE.clear()
-    _DATE_CACHE[key] = value
-    return value
-
-
-def _parse_date(text: str, fmt: str) -> date | None:
-    try:
-        if fmt == "%d/%m/%Y" or fmt == "%Y-%m-%d":
-            # strptime is slow and date.fromisoformat accepts more than yyyy-mm-dd.
-            parts = text.split(fmt[2])
-            if len(parts) != 3 or not all(p.isdigit() and p.isascii() for p in parts):
-                return None
-            if fmt == "%d/%m/%Y":
-                d, m, y = parts
-            else:
-                y, m, d = parts
-            if len(y) != 4 or not 1 <= len(m) <= 2 or not 1 <= len(d) <= 2:
-                return None
-            return date(int(y), int(m), int(d))
-        return datetime.strptime(text, fmt).date()
-    except ValueError:
-        return None
 
 
 def parse_year(text: str) -> int | None:
