@@ -755,5 +755,13 @@ def _build_generic(url: str, gen: Generator, say: Progress) -> None:
                     "SELECT setval(pg_get_serial_sequence('\"user\"', 'id'), "
                     "(SELECT COALESCE(MAX(id), 1) FROM \"user\"))"))
             conn.execute(insert(Meta), [{"key": DEMO_MARKER, "value": _marker(gen)}])
+        if store.dialect == "postgresql":
+            # The planner's statistics of the rows just loaded, as the SQLite build makes them:
+            # without them every search range looks like a dozen rows to PostgreSQL, which then
+            # intersects two indexes and sorts 80,000 rows for a page ("jo": 170 ms, not 20 ms).
+            # Autovacuum would analyse later, or never where it is turned off.
+            with store.engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
     finally:
         store.dispose()
