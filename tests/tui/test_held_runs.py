@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from textual.widgets import Button, DataTable
 
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, ProvisioningRun, User
-from hwb_tui.tui.screens.provisioning import RunConfirmModal, RunReport
+from hwb_tui.tui.screens.provisioning import RunConfirmModal, RunReport, short_format
 from tests.tui.conftest import HOME, NOW, OTHER, Seed
 from tests.tui.test_console import SIZE, settle
 
@@ -45,7 +45,7 @@ async def test_a_held_run_is_marked_counted_and_approved_behind_the_dialog(seed:
     app = seed.app("champ")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert "1 held runs" in banner(app)  # the champion's school only
+        assert "waiting for a decision: 1 " in banner(app)  # the champion's school only
         await pilot.press("p")
         await settle(app, pilot)
         table = app.screen.query_one("#provisioning").query_one(DataTable)
@@ -76,7 +76,7 @@ async def test_a_held_run_is_marked_counted_and_approved_behind_the_dialog(seed:
         assert _status(seed) == DEACTIVATED
         assert any("Approved: 1" in n.message for n in app._notifications)
         await settle(app, pilot)
-        assert "held runs" not in banner(app)
+        assert "waiting for a decision" not in banner(app)
     with seed.store.read() as s:
         run = s.get(ProvisioningRun, run_id)
         assert run is not None and (run.held_state, run.decided_by) == ("approved", "champ")
@@ -89,7 +89,7 @@ async def test_discard_in_welsh(seed: Seed) -> None:
     app = seed.app("cymro")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert "rhediad wedi'u dal yn ôl" in banner(app)
+        assert "wedi'u dal yn ôl yn aros am benderfyniad: 1 " in banner(app)
         await pilot.press("p")
         await settle(app, pilot)
         await pilot.press("enter")
@@ -134,3 +134,27 @@ def _status(seed: Seed) -> str:
         user = s.get(User, seed.ids["hughes"])
         assert user is not None
         return user.status
+
+
+def test_run_formats_are_short_enough_for_80_columns() -> None:
+    assert short_format("sims-learners,sims-staff") == "SIMS L+S"
+    assert short_format("teacher-centre-learners") == "TC L"
+    assert short_format("oneroster") == "OneR"
+    assert short_format("ctf") == "CTF"
+    assert short_format("something-new\x1b[31m") == "somethin"
+
+
+async def test_the_provisioning_view_at_80x24_shows_whole_numbers_and_times(seed: Seed) -> None:
+    """A DfES number cut to six digits names another school: the columns fit their cells."""
+    for _ in range(30):  # enough rows that the table scrolls
+        held_run(seed)
+    app = seed.app("champ")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        table = app.screen.query_one("#provisioning").query_one(DataTable)
+        first = table.render_line(1).text
+        assert f" {HOME} " in first and "⏸" in first
+        assert first.split()[0:2] == [*str(table.get_row_at(0)[0]).split()]
+        assert first.rstrip().endswith("3/0/0/0/0")  # the last column is on screen

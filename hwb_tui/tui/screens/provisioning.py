@@ -111,10 +111,9 @@ class ProvisioningPane(Vertical):
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear(columns=True)
-        for key in ("when", "school", "format", "outcome", "counts"):
-            table.add_column(Text(" " + t(f"tui.prov.col.{key}", lang)), key=key)
         app: HwbApp = self.app  # type: ignore[assignment]
         now = app.now()
+        rows: list[list[Text]] = []
         for run in self.runs:
             when = _aware(run.started_at).strftime("%m-%d %H:%M")
             outcome = outcome_label(run.outcome, lang) + (" *" if run.dry_run else "")
@@ -124,14 +123,22 @@ class ProvisioningPane(Vertical):
                 outcome = f"⏸ {outcome} {len(held_leavers(run))}"
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
-            cells = [Text(" " + when), Text(" " + run.school, style=style),
-                     Text(" " + short_format(run.format)),
-                     Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
-                     Text(" " + counts)]
+            rows.append([Text(" " + when), Text(" " + run.school, style=style),
+                         Text(" " + short_format(run.format)),
+                         Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
+                         Text(" " + counts)])
+        if not self.runs:
+            rows.append([Text(" " + t("tui.prov.none", lang))] + [Text("") for _ in range(4)])
+        # Widths from the cells themselves: a DfES number or a time is never cut to fit (the
+        # table scrolls sideways instead), whatever the terminal measured when it was filled.
+        for index, key in enumerate(("when", "school", "format", "outcome", "counts")):
+            label = Text(" " + t(f"tui.prov.col.{key}", lang))
+            width = max([label.cell_len] + [cells[index].cell_len for cells in rows])
+            table.add_column(label, key=key, width=width)
+        for cells, run in zip(rows, self.runs, strict=False):
             table.add_row(*cells, key=str(run.id))
         if not self.runs:
-            table.add_row(Text(" " + t("tui.prov.none", lang)), Text(""), Text(""), Text(""),
-                          Text(""))
+            table.add_row(*rows[0])
         if self.runs and row:
             table.move_cursor(row=min(row, len(self.runs) - 1))
 
@@ -330,14 +337,22 @@ def outcome_label(outcome: str, lang: str) -> str:
         return display_safe(outcome)
 
 
-_FORMAT_SHORT = {"sims-learners": "SIMS-L", "sims-staff": "SIMS-S",
-                 "teacher-centre-learners": "TC-L", "teacher-centre-staff": "TC-S"}
+# A format as its family and, for the CSV layouts, whose file it is (learners, staff).
+_FORMAT_SHORT = {"sims-learners": ("SIMS", "L"), "sims-staff": ("SIMS", "S"),
+                 "teacher-centre-learners": ("TC", "L"), "teacher-centre-staff": ("TC", "S"),
+                 "oneroster": ("OneR", ""), "ctf": ("CTF", "")}
 
 
 def short_format(fmt: str) -> str:
-    """A run's format(s) in a few columns: sims-learners -> SIMS-L."""
-    parts = [p.strip() for p in display_safe(fmt).replace("+", ",").split(",") if p.strip()]
-    return "+".join(_FORMAT_SHORT.get(p, p[:8]) for p in parts)
+    """A run's format(s) in a few columns, to fit 80×24: sims-learners,sims-staff -> SIMS L+S."""
+    families: dict[str, list[str]] = {}
+    for part in display_safe(fmt).replace("+", ",").split(","):
+        family, who = _FORMAT_SHORT.get(part.strip(), (part.strip()[:8], ""))
+        if family:
+            families.setdefault(family, [])
+            if who:
+                families[family].append(who)
+    return " ".join(f"{family} {'+'.join(whos)}".strip() for family, whos in families.items())
 
 
 def display_safe_lines(text: str) -> str:
