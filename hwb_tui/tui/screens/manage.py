@@ -27,26 +27,25 @@ from hwb_tui.tui.keys import localise_bindings
 
 
 class ChoiceModal(ModalScreen[str | None]):
-    """A titled list of choices; enter chooses, escape goes back."""
+    """A titled list of choices under a line saying whom they are for; enter chooses, escape
+    goes back. Manage User and the marked set's menus both ask through it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "key.back", id="menu.back"),
     ]
 
-    def __init__(self, title: str, user: User, choices: list[tuple[str, str, bool]],
+    def __init__(self, title: str, subtitle: Text, choices: list[tuple[str, str, bool]],
                  lang: str) -> None:
         super().__init__()
         self.title_text = title
-        self.user = user
+        self.subtitle = subtitle
         self.choices = choices  # (id, label, enabled)
         self.lang = lang
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="menu-box"):
             yield Static(Text(self.title_text, style="bold"), classes="menu-title")
-            who = Text(display_safe(f"{self.user.surname}, {self.user.forename}"))
-            who.append("  " + display_safe(self.user.username), style="dim")
-            yield Static(who, classes="menu-user")
+            yield Static(self.subtitle, classes="menu-user")
             options = [Option(Text(label), id=ident, disabled=not enabled)
                        for ident, label, enabled in self.choices]
             yield OptionList(*options, id="menu-options")
@@ -78,9 +77,16 @@ def manage_menu(user: User, actor: Actor, today: date, lang: str) -> ChoiceModal
         choices.append(("mis", t("tui.manage.mis", lang), False))
     if not choices:
         choices.append(("none", t("tui.manage.nothing", lang), False))
-    return ChoiceModal(t("tui.manage.title", lang), user, choices, lang)
+    return ChoiceModal(t("tui.manage.title", lang), _who(user), choices, lang)
 
 
 def extend_menu(user: User, lang: str) -> ChoiceModal:
     choices = [(lifetime, t(f"tui.lifetime.{lifetime}", lang), True) for lifetime in LIFETIMES]
-    return ChoiceModal(t("tui.extend.title", lang), user, choices, lang)
+    return ChoiceModal(t("tui.extend.title", lang), _who(user), choices, lang)
+
+
+def _who(user: User) -> Text:
+    """The user a menu is for: name, then username (data, not markup)."""
+    who = Text(display_safe(f"{user.surname}, {user.forename}"))
+    who.append("  " + display_safe(user.username), style="dim")
+    return who

@@ -11,9 +11,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
@@ -30,6 +30,7 @@ from hwb_tui.core.runs import (
 )
 from hwb_tui.i18n import t
 from hwb_tui.tui.keys import localise_bindings
+from hwb_tui.tui.screens.confirm import ConfirmDialog
 
 if TYPE_CHECKING:
     from hwb_tui.tui.app import HwbApp
@@ -280,53 +281,23 @@ class RunReport(ModalScreen[bool]):
         self.app.call_from_thread(self.dismiss, True)
 
 
-class RunConfirmModal(ModalScreen[bool]):
-    """Approve or discard a held run: the same dialog as Deactivate (Cancel focused, `y` =
-    Yes, escape cancels)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "key.cancel", id="runconfirm.cancel"),
-        Binding("y", "yes", "key.yes", id="runconfirm.yes"),
-    ]
+class RunConfirmModal(ConfirmDialog):
+    """Approve or discard a held run: the same dialog as Deactivate."""
 
     def __init__(self, run: ProvisioningRun, action: str, count: int, lang: str) -> None:
-        super().__init__()
+        super().__init__(lang)
         self.run = run
         self.action = action  # approve | discard
         self.count = count
-        self.lang = lang
 
-    def compose(self) -> ComposeResult:
+    def question(self) -> ComposeResult:
         lang = self.lang
-        with Vertical(id="confirm-box"):
-            yield Static(Text(t("tui.prov.report_title", lang, id=self.run.id,
-                                school=self.run.school,
-                                outcome=outcome_label(self.run.outcome, lang)), style="bold"),
-                         id="confirm-user")
-            yield Static(Text(t(f"tui.prov.confirm_{self.action}", lang, count=self.count),
-                              style="bold"), id="confirm-question")
-            with Horizontal(id="confirm-buttons"):
-                yield Button(t("tui.confirm.yes", lang), id="yes", variant="error")
-                yield Button(t("tui.confirm.cancel", lang), id="cancel", variant="primary")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-        localise_bindings(self, self.lang)
-
-    @on(Button.Pressed, "#yes")
-    def _yes_pressed(self) -> None:
-        self.action_yes()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
-
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+        yield Static(Text(t("tui.prov.report_title", lang, id=self.run.id,
+                            school=self.run.school,
+                            outcome=outcome_label(self.run.outcome, lang)), style="bold"),
+                     id="confirm-user")
+        yield Static(Text(t(f"tui.prov.confirm_{self.action}", lang, count=self.count),
+                          style="bold"), id="confirm-question")
 
 
 def outcome_label(outcome: str, lang: str) -> str:
