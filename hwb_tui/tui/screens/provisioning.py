@@ -124,16 +124,17 @@ class ProvisioningPane(Vertical):
                 outcome = f"⏸ {outcome} {len(held_leavers(run))}"
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
-            rows.append([Text(" " + when), Text(" " + run.school, style=style),
+            rows.append([Text(when), Text(" " + run.school, style=style),
                          Text(" " + short_format(run.format)),
                          Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
                          Text(" " + counts)])
         if not self.runs:
-            rows.append([Text(" " + t("tui.prov.none", lang))] + [Text("") for _ in range(4)])
+            rows.append([Text(t("tui.prov.none", lang))] + [Text("") for _ in range(4)])
         # Widths from the cells themselves: a DfES number or a time is never cut to fit (the
         # table scrolls sideways instead), whatever the terminal measured when it was filled.
         for index, key in enumerate(("when", "school", "format", "outcome", "counts")):
-            label = Text(" " + t(f"tui.prov.col.{key}", lang))
+            # a space between columns; the first stands against the border
+            label = Text((" " if index else "") + t(f"tui.prov.col.{key}", lang))
             width = max([label.cell_len] + [cells[index].cell_len for cells in rows])
             table.add_column(label, key=key, width=width)
         for cells, run in zip(rows, self.runs, strict=False):
@@ -318,7 +319,9 @@ def short_format(fmt: str) -> str:
     """A run's format(s) in a few columns, to fit 80×24: sims-learners,sims-staff -> SIMS L+S."""
     families: dict[str, list[str]] = {}
     for part in display_safe(fmt).replace("+", ",").split(","):
-        family, who = _FORMAT_SHORT.get(part.strip(), (part.strip()[:8], ""))
+        name = part.strip()
+        family, who = _FORMAT_SHORT.get(name.split("-1.")[0] if name.startswith("oneroster")
+                                        else name, (name[:8], ""))
         if family:
             families.setdefault(family, [])
             if who:
