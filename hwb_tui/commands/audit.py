@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         out = console()
         table = Table([
-            (t("cli.col.when"), 16), (t("cli.col.actor"), 20), (t("cli.col.action"), 14),
+            (t("cli.col.when"), 16), (t("cli.col.actor"), 20), (t("cli.col.action"), 16),
             (t("cli.col.username"), 28), (t("cli.col.school"), 7), (t("cli.col.reason"), 0),
         ])
         out.print(table.header())

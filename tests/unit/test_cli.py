@@ -235,6 +235,9 @@ def test_first_operator_needs_no_record_then_only_admins_add(db_url: str, run: R
     ops = {o["login"]: o for o in json.loads(out)}
     assert set(ops) == {"first", "champ"}
     assert ops["champ"]["schools"] == [HERE] and ops["first"]["all_schools"] is True
+    assert run("operators", "disable", "champ", login="first")[0] == 0
+    code, out, _ = run("audit", login="first")
+    assert code == 0 and "operator_disable" in out  # the longest action word, whole (not cut)
 
 
 def test_audit_lists_events_in_scope_and_since(store: Store, run: Run) -> None:
