@@ -100,10 +100,9 @@ def run_schools(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     actor = ctx.actor()
-    actor.require_admin()
     with ctx.store().read() as session:
-        rows: list[dict[str, Any]] = [records.operator(op, schools)
-                                      for op, schools in operators.list_operators(session)]
+        rows: list[dict[str, Any]] = [records.operator(op, schools) for op, schools
+                                      in operators.list_operators(session, actor)]
     if args.json:
         print_json(rows)
         return 0

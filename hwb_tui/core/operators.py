@@ -33,13 +33,28 @@ def operator_count(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Operator)).one())
 
 
-def list_operators(session: Session) -> list[tuple[Operator, list[str]]]:
-    """Every operator by login, with the schools listed on their record."""
+def list_operators(session: Session, actor: Actor) -> list[tuple[Operator, list[str]]]:
+    """The operators a Hwb administrator may see, by login, with their schools.
+
+    An administrator of every school sees every operator. An administrator of listed schools
+    sees the operators of those schools, with only those schools, and the administrators of
+    every school (whom they would ask); another authority's operators are not theirs to see."""
+    actor = recheck(session, actor)
+    actor.require_admin()
     ops = list(session.exec(select(Operator).order_by(col(Operator.login))).all())
     schools: dict[str, list[str]] = {}
     for link in session.exec(select(OperatorSchool)).all():
         schools.setdefault(link.login, []).append(link.school)
-    return [(op, sorted(schools.get(op.login, []))) for op in ops]
+    seen: list[tuple[Operator, list[str]]] = []
+    for op in ops:
+        listed = sorted(schools.get(op.login, []))
+        if actor.schools is None:
+            seen.append((op, listed))
+        elif op.role == "hwb-admin" and not listed:
+            seen.append((op, []))
+        elif mine := [school for school in listed if actor.covers(school)]:
+            seen.append((op, mine))
+    return seen
 
 
 def add_operator(

@@ -1029,6 +1029,31 @@ def _stale_actor(d: Directory, role: str) -> Actor:
     return _actor(d, role)
 
 
+# operators list: who sees which operators (and which of their schools).
+OPERATORS_SEEN: dict[str, dict[str, list[str]] | str] = {
+    "admin-all": {"t-home": [HOME], "t-away": [AWAY], "t-both": [HOME, AWAY], "t-all": []},
+    "admin-listed": {"t-home": [HOME], "t-both": [HOME], "t-all": []},
+    "champion": "admin",
+    "unknown": "refused",
+    "disabled": "refused",
+}
+
+
+@pytest.mark.parametrize("role", list(OPERATORS_SEEN))
+def test_cli_operators_list_shows_only_operators_in_scope(cli_dir: Directory, run: Run,
+                                                          role: str) -> None:
+    _seed_targets(cli_dir)
+    code, out, err = run(role, "operators", "list", "--json")
+    expected = OPERATORS_SEEN[role]
+    if isinstance(expected, str):
+        _one_line_refusal(code, out, err)
+        return
+    assert code == 0, err
+    seen = {o["login"]: o["schools"] for o in json.loads(out) if o["login"].startswith("t-")}
+    assert seen == expected
+    assert not any(AWAY in o["schools"] for o in json.loads(out)) or role == "admin-all"
+
+
 @pytest.mark.parametrize("role", list(OPERATORS_CHANGE))
 def test_core_operators_disable_enable_schools_matrix(core_dir: Directory, role: str) -> None:
     d = core_dir
