@@ -179,6 +179,7 @@ class Effects:
     requests: list[Request] = field(default_factory=list)
     selection_changed: bool = False  # the row under the cursor may be another one
     counted: int | None = None  # a new count arrived
+    uncounted: bool = False  # a new query's rows arrived; their count is on its way
 
 
 class UserWindow:
@@ -194,6 +195,9 @@ class UserWindow:
         self.top = 0  # index into window.rows of the first line on screen
         self.height = 1  # lines of rows on screen
         self.total: int | None = None
+        # The total the scrollbar is drawn for: the rows shown's, so while a new query is read
+        # the old rows keep their scrollbar (a frame less between a key and its rows).
+        self._thumb_total: int | None = None
         self.loaded = False
         self.cache = PageCache(cache_pages)
         self.generation = 0  # bumped by every new query and jump: a stale page never paints
@@ -221,7 +225,7 @@ class UserWindow:
 
         An estimate (see module doc): where the window lies among all matches."""
         height = self.height
-        total = self.total or len(self.window.rows)
+        total = self._thumb_total or len(self.window.rows)
         if total <= height:
             return None
         size = max(1, height * height // total)
@@ -340,13 +344,15 @@ class UserWindow:
         self._scroll_into_view()
         pending, self._pending = self._pending, []
         self._replay(pending)
+        self._thumb_total = None
+        self._out.uncounted = True
         self._out.selection_changed = True
         self._out.requests.append(CountMatches(self._query_generation, request.query))
 
     def _counted(self, request: CountMatches, total: int) -> None:
         if not self.is_current(request):
             return
-        self.total = total
+        self.total = self._thumb_total = total
         if self.window.at_end:
             self.window.first_index = max(0, total - len(self.window.rows))
         self._out.counted = total

@@ -180,6 +180,25 @@ def test_an_older_query_never_paints_over_a_newer_one() -> None:
     assert d.model.query == Query(search="new")
 
 
+def test_the_rows_shown_keep_their_scrollbar_until_new_rows_come_then_the_count() -> None:
+    d = Driver(60, 5)
+    d.take(d.model.load(Query()))
+    d.settle()
+    shown = d.model.thumb()
+    assert shown == (0, 1)  # drawn for the 60 counted
+    d.take(d.model.load(Query(search="s")))
+    assert d.model.thumb() == shown  # nothing on screen changes before the new rows
+    loading = d.waiting.popleft()
+    effects = d.model.receive(loading, loading.read(d.source))
+    assert effects.uncounted and effects.counted is None  # the screen says "…" with the rows
+    assert d.model.thumb() != shown  # an estimate from the rows held, until the count
+    d.take(effects)
+    counting = d.waiting.popleft()
+    effects = d.model.receive(counting, counting.read(d.source))
+    assert effects.counted == 60 and not effects.uncounted
+    assert d.model.thumb() == shown
+
+
 def test_moves_typed_while_loading_land_on_the_rows_that_come() -> None:
     d = Driver(50, 5)
     d.take(d.model.load(Query()))

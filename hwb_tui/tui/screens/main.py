@@ -193,7 +193,7 @@ class MainScreen(Screen[None]):
             banner.update(Text("\n".join(lines)))
 
     def reload(self, anchor: User | None = None, *, debounce: bool = False) -> None:
-        self._show_count(None)
+        # The count shown stays with the rows shown: "…" comes with the new rows (Counted(None)).
         self.table.load(self.current_query(), anchor=anchor, debounce=debounce)
 
     # ---- messages from the widgets -----------------------------------------------------------

@@ -10,15 +10,18 @@ and the cache are never touched by two threads.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import date
 from functools import partial
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -34,6 +37,7 @@ from hwb_tui.core.user_window import (
     COUNT_CAP,
     PAGE,
     WINDOW,
+    CountMatches,
     DirectorySource,
     Effects,
     ExtendPage,
@@ -49,6 +53,9 @@ from hwb_tui.tui import failures
 from hwb_tui.tui.widgets import user_row
 
 __all__ = ["COUNT_CAP", "PAGE", "WINDOW", "UserTable"]
+
+Draw = Literal["all", "scrollbar", "none"]  # what an operation's effects repaint
+STRIPS_KEPT = 256  # row strips kept between frames: a few screens' worth, cursor or not
 
 
 class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -98,7 +105,9 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.user = user
 
     class Counted(Message):
-        def __init__(self, count: int) -> None:
+        """The matches were counted; None: new rows are shown and their count is on its way."""
+
+        def __init__(self, count: int | None) -> None:
             super().__init__()
             self.count = count
 
@@ -117,6 +126,12 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._reads: dict[Worker[object], Request] = {}  # workers running, main thread only
         self._selected_id: int | None = None
         self.lang = "en"
+        # what drawing keeps between frames (see "drawing")
+        self._styles: dict[tuple[str | None, bool], Style] = {}
+        self._cols: tuple[tuple[int, tuple[str, ...], str], user_row.Columns] | None = None
+        self._strips: OrderedDict[tuple[int | None, bool, bool, int, str, bool],
+                                  tuple[User, date | None, user_row.Columns, Strip]] \
+            = OrderedDict()
 
     # ---- the model, as the screen and tests see it -------------------------------------------
 
@@ -161,12 +176,33 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._apply(self.model.select(cursor))
 
     # ---- drawing -----------------------------------------------------------------------------
+    # A frame draws every line of the table, and a keystroke takes a few frames (the rows, then
+    # the count): the row strips, the columns and the styles are kept between frames, so that a
+    # frame whose rows did not change costs the scrollbar's column only.
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def _style(self, component: str | None) -> Style:
+        """The widget's style (None) or a component's, for the focus it has now."""
+        key = (component, self.has_focus)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style if component is None \
+                else self.get_component_rich_style(component)
+            self._styles[key] = style
+        return style
 
     def _columns(self) -> user_row.Columns:
         """The cells of this view (a kind column when it holds several kinds; user_row)."""
         query = self.model.query
         kinds = directory.view_kinds(query) if query is not None else ("governor",)
-        return user_row.columns(max(20, self.size.width), kinds, self.lang)
+        key = (max(20, self.size.width), kinds, self.lang)
+        if self._cols is None or self._cols[0] != key:
+            self._cols = (key, user_row.columns(key[0], kinds, self.lang))
+        return self._cols[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -179,26 +215,39 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
             if y == 1 and not rows:
                 key = "tui.table.empty" if self.model.loaded else "tui.table.loading"
                 message = t(key, self.lang)
-            style = self.rich_style
+            style = self._style(None)
             return Strip([Segment(message, style)]).adjust_cell_length(width, style)
-        return self._row(rows[index], index == self.model.cursor, y - 1, width)
+        return Strip.join([self._row(rows[index], index == self.model.cursor, width),
+                           self._scrollbar(y - 1)])
 
     def _heading(self, width: int) -> Strip:
-        style = self.get_component_rich_style("user-table--header")
+        style = self._style("user-table--header")
         line = user_row.heading(self._columns(), self.lang)
         return self._strip(line, width, style)
 
-    def _row(self, user: User, is_cursor: bool, line_no: int, width: int) -> Strip:
-        base = self.rich_style
-        if user.status == DEACTIVATED:
-            base = base + self.get_component_rich_style("user-table--deactivated")
-        if is_cursor:
-            base = base + self.get_component_rich_style("user-table--cursor")
+    def _row(self, user: User, is_cursor: bool, width: int) -> Strip:
+        """A user's cells, drawn once for as long as the same row is shown the same way."""
         query = self.model.query
-        line = user_row.row(user, self._columns(), self.lang, marked=user.id in self.marks,
-                            today=query.today if query is not None else None)
+        today = query.today if query is not None else None
+        marked = user.id in self.marks
+        key = (user.id, is_cursor, marked, width, self.lang, self.has_focus)
+        kept = self._strips.get(key)
+        if kept is not None and kept[0] is user and kept[1] == today \
+                and kept[2] is self._columns():
+            self._strips.move_to_end(key)
+            return kept[3]
+        base = self._style(None)
+        if user.status == DEACTIVATED:
+            base = base + self._style("user-table--deactivated")
+        if is_cursor:
+            base = base + self._style("user-table--cursor")
+        line = user_row.row(user, self._columns(), self.lang, marked=marked, today=today)
         strip = self._strip(line, width - 1, base)
-        return Strip.join([strip, self._scrollbar(line_no)])
+        # the user object itself is kept with its strip: a changed user is a new object
+        self._strips[key] = (user, today, self._columns(), strip)
+        while len(self._strips) > STRIPS_KEPT:
+            self._strips.popitem(last=False)
+        return strip
 
     def _strip(self, line: Text, width: int, style: Style) -> Strip:
         # Text.render leaves a span-less Text unstyled: the row's style goes under every cell.
@@ -209,18 +258,28 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         """One column: where the window lies among all matches (the model's estimate)."""
         thumb = self.model.thumb()
         if thumb is None:
-            return Strip.blank(1, self.rich_style)
+            return Strip.blank(1, self._style(None))
         pos, size = thumb
         if pos <= line_no < pos + size:
-            return Strip([Segment("┃", self.get_component_rich_style("user-table--thumb"))])
-        return Strip([Segment("│", self.get_component_rich_style("user-table--scrollbar"))])
+            return Strip([Segment("┃", self._style("user-table--thumb"))])
+        return Strip([Segment("│", self._style("user-table--scrollbar"))])
+
+    def _refresh_scrollbar(self) -> None:
+        """Repaint the scrollbar's column alone (a count arrived: the rows did not change)."""
+        width, height = self.size
+        self.refresh(Region(width - 1, 1, 1, max(0, height - 1)))
 
     # ---- the model's effects -----------------------------------------------------------------
 
-    def _apply(self, effects: Effects) -> None:
+    def _apply(self, effects: Effects, draw: Draw = "all") -> None:
         """Draw what changed, tell the screen, and start the reads the model asked for."""
         self.set_reactive(UserTable.cursor, self.model.cursor)
-        self.refresh()
+        if draw == "all":
+            self.refresh()
+        elif draw == "scrollbar":
+            self._refresh_scrollbar()
+        if effects.uncounted:
+            self.post_message(self.Counted(None))
         if effects.counted is not None:
             self.post_message(self.Counted(effects.counted))
         if effects.selection_changed:
@@ -259,7 +318,9 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         request = self._reads.pop(event.worker)
         self._sync_height()
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-            self._apply(self.model.receive(request, event.worker.result))
+            # a count changes the count and the scrollbar, never the rows
+            self._apply(self.model.receive(request, event.worker.result),
+                        "scrollbar" if isinstance(request, CountMatches) else "all")
         elif failures.failed(event):
             self._apply(self.model.failed(request))
             if self.model.is_current(request):  # an older query's failure is moot
@@ -289,8 +350,11 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def load(self, query: Query, *, anchor: User | None = None, debounce: bool = False) -> None:
         """Show `query`: from the top, or around `anchor` (kept selected when it still matches)."""
+        # The rows shown stay, scrollbar and all, until the new ones come: nothing to draw now,
+        # unless there are none yet ("loading").
         self._apply(self._sync_height().load(query, anchor=anchor,
-                                    now=time.monotonic() if debounce else None))
+                                             now=time.monotonic() if debounce else None),
+                    "all" if not self.window.rows else "none")
 
     def reload(self, *, anchor: User | None = None) -> None:
         """Read the current query again (after a change), keeping the cursor's place."""
