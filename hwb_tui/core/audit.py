@@ -8,11 +8,12 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, insert, or_
+from sqlalchemy import ColumnElement, Table, or_
 from sqlmodel import Session, col, select
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import Actor
+from hwb_tui.core.db import insert_rows
 from hwb_tui.core.models import AuditEvent, User
 
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -34,10 +35,12 @@ def event_row(*, at: datetime, actor: str, action: str, user_id: int | None = No
 
 
 def append(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append events built by `event_row` in one executemany, in the caller's transaction
-    (a run or housekeeping appends thousands at once)."""
+    """Append events built by `event_row` in one statement (core.db.insert_rows: COPY on
+    PostgreSQL), in the caller's transaction (a run or housekeeping appends thousands at once)."""
     if rows:
-        session.connection().execute(insert(_AUDIT), rows)
+        columns = tuple(rows[0])  # every event_row has the same columns, in the same order
+        insert_rows(session.connection(), _AUDIT, columns,
+                    [tuple(row[c] for c in columns) for row in rows])
 
 
 def audit(

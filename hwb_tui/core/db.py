@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
-from sqlalchemy.exc import OperationalError
+import psycopg
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, SQLModel
 
@@ -206,6 +219,60 @@ def translate_errors() -> Iterator[None]:
         if "disk is full" in first or "No space left" in first or "disk full" in first:
             raise DiskFull(detail=first) from exc
         raise DatabaseUnavailable(detail=first) from exc
+
+
+def next_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` new ids of `table` (integer key `id`), taken before its rows are written so that
+    rows can go in one batch with no ids to read back. PostgreSQL: from the table's sequence, in
+    one query. SQLite: after the highest id, as SQLite itself would number them (its writers
+    hold the write lock from BEGIN IMMEDIATE, so no one else takes these meanwhile)."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        stmt = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)")
+        quoted = conn.dialect.identifier_preparer.format_table(table)
+        return sorted(int(i) for (i,) in conn.execute(stmt, {"table": quoted, "n": count}))
+    highest = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Rows (values in `columns` order) into `table`, in one statement for the batch: COPY on
+    PostgreSQL (an executemany there costs a round trip per row), one executemany elsewhere
+    (SQLite steps it in-process). COPY runs in the caller's transaction, under the session's
+    lock_timeout like any statement, and fails as a statement does (see driver_errors)."""
+    if conn.dialect.name != "postgresql":
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+        if params:
+            conn.execute(insert(table), params)
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
+                 f"({', '.join(quote(c) for c in columns)}) FROM STDIN")
+    with driver_errors(conn, statement):
+        driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@contextmanager
+def driver_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """A call made on the driver's own connection (COPY, which SQLAlchemy cannot run) failing
+    as SQLAlchemy's statements fail: the error wrapped in SQLAlchemy's class for it, so that
+    translate_errors sees a lock timeout or an outage, and a connection the server ended
+    invalidated, so that the pool never hands it out again."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        dead = conn.dialect.is_disconnect(cast(Any, exc), conn.connection.dbapi_connection, None)
+        if dead:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error,
+                                  connection_invalidated=dead, dialect=conn.dialect) from exc
 
 
 def _schema_version(conn: Connection) -> int | None:

@@ -1,9 +1,11 @@
 """Apply a Plan in the caller's transaction: batched writes, the audit, the undo record.
 
-Writes are batched (one INSERT … RETURNING for the new accounts, one executemany UPDATE per
-shape of change, one executemany INSERT for the audit) so a 2,000-row school takes a fraction
-of a second; the caller's `store.write()` block makes them one transaction, so a crash or a
-kill leaves the school exactly as it was.
+Writes are batched, one statement per batch whatever its size: the new accounts and the audit
+go in with core.db.insert_rows (COPY on PostgreSQL, one executemany on SQLite), and each shape
+of change is one conditional UPDATE (core.versioned: each row only while its version is the
+planned one). So a 2,000-row school takes a fraction of a second and a national load is not a
+server round trip per row; the caller's `store.write()` block makes them one transaction, so a
+crash, a kill or an account changed meanwhile leaves the school exactly as it was.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.audit import append, event_row, last_actor
+from hwb_tui.core.db import insert_rows, next_ids
 from hwb_tui.core.errors import ChangedMeanwhile
 from hwb_tui.core.models import ACTIVE, User
 from hwb_tui.core.runs import empty_undo, encode
@@ -31,7 +34,7 @@ MOVE_OUT = "move_out"
 _ID_CHUNK = 500
 
 # Names repeat (many a Jones Siân): each pair's derived columns are computed once per process.
-_NAME_KEYS: dict[tuple[str, str], dict[str, str]] = {}
+_NAME_KEYS: dict[tuple[str, str], tuple[str, ...]] = {}
 _USERS = User.__table__  # type: ignore[attr-defined]
 
 
@@ -96,62 +99,53 @@ def write_audit(
     append(session, audit_rows)
 
 
+# The columns a new account is written with, in the order _create builds its rows.
+_NAME_COLUMNS = ("surname", "forename", "surname_key", "forename_key", "sort_en", "sort_cy")
+_NEW_USER_COLUMNS = (
+    "id", "username", "username_key", "kind", "source", "school", "upn", "staff_code",
+    "year_group", "reg_group", "admission_number", "admission_date", "leaving_date", "role",
+    "status", "created_at", "updated_at", "deferred_until", "leaving_seen_at", "version",
+    *_NAME_COLUMNS,
+)
+
+
 def _create(session: Session, school: str, creates: list[Change], stamp: datetime) -> None:
     records = [c.record for c in creates]
     names = [(r.surname, r.forename) for r in records if r is not None]
     allocated = allocate_with_keys(session, names)
-    usernames = [username for username, _ in allocated]
-    rows: list[dict[str, Any]] = []
+    conn = session.connection()
+    # ids first, so the rows go in one batch (core.db.insert_rows) and nothing is read back
+    ids = next_ids(conn, _USERS, len(creates))
+    rows: list[tuple[Any, ...]] = []
     keys = _NAME_KEYS
     if len(keys) > 200_000:
         keys.clear()
-    for change, (username, username_key) in zip(creates, allocated, strict=True):
+    for change, user_id, (username, username_key) in zip(creates, ids, allocated, strict=True):
         record = change.record
         assert record is not None
         learner = record.kind == "learner"
-        rows.append({
-            "username": username,
-            "username_key": username_key,
-            "kind": record.kind,
-            "source": "mis",
-            "school": school,
-            "upn": record.identity if learner else None,
-            "staff_code": None if learner else record.identity,
-            "year_group": record.year_group,
-            "reg_group": record.reg_group,
-            "admission_number": record.admission_number,
-            "admission_date": record.admission_date,
-            "leaving_date": record.leaving_date,
-            "role": record.role,
-            "status": ACTIVE,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "deferred_until": change.values.get("deferred_until"),
-            "leaving_seen_at": stamp if record.leaving_date is not None else None,
-            "version": 1,
-        })
         pair = (record.surname, record.forename)
         derived = keys.get(pair)
         if derived is None:
-            derived = keys[pair] = name_fields(*pair)
-        rows[-1].update(derived)
-    conn = session.connection()
-    # A plain executemany is several times faster than INSERT … RETURNING in batches; the new
-    # ids are then read back by username (unique), in chunks.
-    conn.execute(insert(_USERS), rows)
-    ids: dict[str, int] = {}
-    for i in range(0, len(usernames), _ID_CHUNK):
-        chunk = usernames[i:i + _ID_CHUNK]
-        stmt = select(_USERS.c.username, _USERS.c.id).where(_USERS.c.username.in_(chunk))
-        ids.update((name, user_id) for name, user_id in conn.execute(stmt))
-    for change, username in zip(creates, usernames, strict=True):
-        change.user_id = ids[username]
+            fields = name_fields(*pair)
+            derived = keys[pair] = tuple(fields[c] for c in _NAME_COLUMNS)
+        rows.append((
+            user_id, username, username_key, record.kind, "mis", school,
+            record.identity if learner else None, None if learner else record.identity,
+            record.year_group, record.reg_group, record.admission_number,
+            record.admission_date, record.leaving_date, record.role, ACTIVE, stamp, stamp,
+            change.values.get("deferred_until"),
+            stamp if record.leaving_date is not None else None, 1, *derived,
+        ))
+        change.user_id = user_id
         change.username = username
         change.fields = ()
+    insert_rows(conn, _USERS, _NEW_USER_COLUMNS, rows)
 
 
 def update_rows(session: Session, changes: list[Change], actor: str, stamp: datetime) -> None:
-    """One executemany UPDATE per set of columns; each row only if unchanged since planned."""
+    """One conditional UPDATE per set of columns (core.versioned); each row only if unchanged
+    since planned, else ChangedMeanwhile, and the caller's transaction rolls the school back."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
         values = dict(change.values)
