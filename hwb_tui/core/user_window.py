@@ -68,6 +68,11 @@ class DirectorySource:
             return directory.count(session, self.actor, query,
                                    cap=self.count_cap if query.search.strip() else None)
 
+    def warm(self) -> None:
+        """What the first search would otherwise read first (directory.warm)."""
+        with self.store.read() as session:
+            directory.warm(session)
+
     def is_over_cap(self, query: Query | None, total: int) -> bool:
         """Whether `total` is a search's count stopped at the cap (shown as "over N")."""
         return query is not None and bool(query.search.strip()) and total > self.count_cap

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -144,15 +145,22 @@ class MainScreen(Screen[None]):
 
     _expiring = 0
 
+    _count_text = ""
+
     def _show_count(self, total: int | None) -> None:
         if total is None:
-            text = "…"
+            # as wide as the count it stands for: the search field keeps its width, and the
+            # screen is not laid out again for it
+            text = "…".rjust(len(self._count_text))
         elif self.table.count_is_over_cap(total):
             # a search's count stops past the cap (core.user_window.DirectorySource.count)
             text = t("tui.count_over", self.lang, count=f"{self.table.source.count_cap:,}")
         else:
             text = t("tui.count", self.lang, count=f"{total:,}")
-        self.query_one("#count", Static).update(Text(text))
+        # Laid out again only when its width changes: a layout repaints the table below too.
+        self.query_one("#count", Static).update(
+            Text(text), layout=cell_len(text) != cell_len(self._count_text))
+        self._count_text = text
 
     def _show_title(self) -> None:
         """The table's heading: the view in words, and how many are marked (the status filter

@@ -126,6 +126,7 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._reads: dict[Worker[object], Request] = {}  # workers running, main thread only
         self._selected_id: int | None = None
         self.lang = "en"
+        self._warmed = False  # the source's warm-up has been started (after the first rows)
         # what drawing keeps between frames (see "drawing")
         self._styles: dict[tuple[str | None, bool], Style] = {}
         self._cols: tuple[tuple[int, tuple[str, ...], str], user_row.Columns] | None = None
@@ -317,6 +318,11 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
             return
         request = self._reads.pop(event.worker)
         self._sync_height()
+        if not self._warmed and isinstance(request, LoadPages):
+            # the first rows are on screen: read now what the first search would wait for
+            self._warmed = True
+            self.run_worker(self.source.warm, name="warm", group="user-table-warm", thread=True,
+                            exit_on_error=False)
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             # a count changes the count and the scrollbar, never the rows
             self._apply(self.model.receive(request, event.worker.result),
