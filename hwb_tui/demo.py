@@ -1,10 +1,10 @@
 """The demo directory: Welsh schools and users made in bulk (a million users in under a minute).
 
 Every row goes through the core's own rules: names through `name_fields`, usernames through
-`username_base`/`username_from` with collision numbers counted in memory, UPNs through
-`make_upn`. Speed comes from computing each distinct name once and inserting with executemany
-(on SQLite into a side file, journal off, indexes built after the rows), never one ORM object
-at a time.
+core.usernames (its `Numbering`, in memory: a fresh directory has no usernames to look up, and
+the bases' free numbers are recorded as a run would record them), UPNs through `make_upn`.
+Speed comes from computing each distinct name once and inserting with executemany (on SQLite
+into a side file, journal off, indexes built after the rows), never one ORM object at a time.
 """
 
 from __future__ import annotations
@@ -32,9 +32,18 @@ from hwb_tui.core.access import HOUSEKEEPING_ACTOR, PROVISIONING_ACTOR, Actor, l
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.db import open_store
 from hwb_tui.core.errors import DemoWillNotAdmit
-from hwb_tui.core.models import AuditEvent, Meta, Operator, ProvisioningRun, School, User
-from hwb_tui.core.names import make_upn, search_key, username_base, username_from
+from hwb_tui.core.models import (
+    AuditEvent,
+    Meta,
+    Operator,
+    ProvisioningRun,
+    School,
+    User,
+    UsernameBase,
+)
+from hwb_tui.core.names import make_upn
 from hwb_tui.core.operators import add_operator
+from hwb_tui.core.usernames import Numbering, base_of
 
 DEMO_MARKER = "demo"
 DEFAULT_USERS = 5000
@@ -224,10 +233,10 @@ COLUMNS = (
 def _name(surname: str, forename: str) -> tuple[tuple[str, ...], str, str]:
     """The stored name columns, username base and its key: computed once per distinct name."""
     f = name_fields(surname, forename)
-    base = username_base(f["surname"], f["forename"])
+    base, key = base_of(f["surname"], f["forename"])
     cols = (f["surname"], f["forename"], f["surname_key"], f["forename_key"], f["sort_en"],
             f["sort_cy"])
-    return cols, base, search_key(base)
+    return cols, base, key
 
 
 def _sql_stamp(stamp: datetime) -> str:
@@ -256,6 +265,11 @@ class Generator:
         self.las = authorities()
         self.schools = self._schools()
         self.audit: list[tuple[Any, ...]] = []  # filled as users are made
+        self.numbering = Numbering()  # the usernames issued, as users are made
+
+    def username_bases(self) -> list[tuple[str, int]]:
+        """(base key, free_from) of every base issued: the record a run keeps (UsernameBase)."""
+        return sorted(self.numbering.free_from.items())
 
     def _schools(self) -> list[SchoolRow]:
         count = max(2 * len(self.las), self.users // USERS_PER_SCHOOL)
@@ -315,23 +329,17 @@ class Generator:
         raw = self.raw
         null: Any = "" if raw else None
         one: Any = "1" if raw else 1
-        taken: dict[str, int] = {}  # username key -> collision numbers issued
         serials: dict[tuple[str, int], int] = {}  # (school, UPN year) -> last serial
         staff_seq: dict[str, int] = {}
         admission_seq: dict[str, int] = {}
+        numbering = self.numbering
         chunk: list[tuple[Any, ...]] = []
         for i in range(n):
             uid = i + 1
             kind = kinds[i]
             sch = schools[school_of[i]]
             name_cols, base, base_key = _name(surnames[i], forenames[i])
-            # The collision rule of core.accounts.allocate_username, counted in memory:
-            # numbers go 1, 2, 3 … per case-insensitive base, as no user is ever removed here.
-            number = taken.get(base_key, 0) + 1
-            taken[base_key] = number
-            username = username_from(base, number)
-            # username_key_of(username): the digits of a collision number are their own key.
-            username_key = base_key if number == 1 else f"{base_key}{number}"
+            username, username_key = numbering.issue(base, base_key)
             created = bits(12)
             created_at = created_pool[created]
             mis = kind == "learner" or kind == "staff"
@@ -625,6 +633,8 @@ def _build_sqlite(url: str, path: str, gen: Generator, say: Progress,
         for op in carried:
             conn.execute("INSERT INTO operator (login, role, all_schools, language, disabled, "
                          "created_at) VALUES (?,?,?,?,?,?)", op)
+        conn.executemany("INSERT INTO usernamebase (key, free_from) VALUES (?, ?)",
+                         gen.username_bases())
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (DEMO_MARKER, _marker(gen)))
         conn.execute("COMMIT")
         say("indexes")
@@ -655,7 +665,7 @@ def _produce(send: Any, users: int, seed: int, now: datetime) -> None:
         gen = Generator(users, seed, now=now, raw_sqlite=True)
         for chunk in gen.rows():
             send.send_bytes(_pack(chunk))
-        send.send_bytes(pickle.dumps(("audit", gen.audit)))
+        send.send_bytes(pickle.dumps(("done", (gen.audit, gen.numbering.free_from))))
     except BaseException as exc:  # reported to the parent, which raises it
         send.send_bytes(pickle.dumps(("error", repr(exc))))
     finally:
@@ -694,7 +704,7 @@ def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
                 tag, payload = pickle.loads(data)
                 if tag == "error":
                     raise RuntimeError(f"demo generator failed: {payload}")
-                gen.audit = payload
+                gen.audit, gen.numbering.free_from = payload
                 return
             yield _unpack(data)
     finally:
@@ -754,6 +764,8 @@ def _build_generic(url: str, gen: Generator, say: Progress) -> None:
                 conn.execute(text(
                     "SELECT setval(pg_get_serial_sequence('\"user\"', 'id'), "
                     "(SELECT COALESCE(MAX(id), 1) FROM \"user\"))"))
+            conn.execute(insert(UsernameBase), [{"key": k, "free_from": n}
+                                                for k, n in gen.username_bases()])
             conn.execute(insert(Meta), [{"key": DEMO_MARKER, "value": _marker(gen)}])
         if store.dialect == "postgresql":
             # The planner's statistics of the rows just loaded, as the SQLite build makes them:

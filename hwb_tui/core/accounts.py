@@ -45,7 +45,7 @@ from hwb_tui.core.names import (
     sort_key,
 )
 from hwb_tui.core.schools import require_open
-from hwb_tui.core.usernames import allocate_username
+from hwb_tui.core.usernames import allocate_username, issued
 from hwb_tui.core.versioned import VersionedUpdate
 
 USERNAME_ATTEMPTS = 5
@@ -107,8 +107,8 @@ def add_user(
             raise InvalidValue(field=name, reason=Phrase("validation.too_long", max=MAX_TEXT))
     today = today or clock.now().date()
     stamp = clock.now()
-    # On PostgreSQL two operators adding the same name at once can pick the same username; the
-    # loser's insert fails on the unique index, and it takes the next number instead.
+    # Two writers adding the same name take turns (core.usernames); a username someone wrote
+    # without taking a turn makes this insert fail on the unique index, and it takes the next.
     for attempt in range(USERNAME_ATTEMPTS):
         username = allocate_username(session, fields["surname"], fields["forename"])
         user = User(
@@ -136,6 +136,7 @@ def add_user(
         except IntegrityError:
             if attempt == USERNAME_ATTEMPTS - 1:
                 raise
+    issued(session, [user.username_key])
     audit(session, actor.login, "add", user, detail={"kind": kind, "lifetime": lifetime})
     return user
 

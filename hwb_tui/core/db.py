@@ -77,9 +77,19 @@ def _audit_refuses_truncate(conn: Connection) -> None:
             conn.exec_driver_sql(stmt)
 
 
+def _username_bases(conn: Connection) -> None:
+    """6: where each username base's free numbers begin (models.UsernameBase), kept right by a
+    trigger on user. It starts empty: a base with no row is looked for from 1, and gets its
+    row when it next issues a username."""
+    models.UsernameBase.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    for stmt in _USERNAME_TRIGGERS[conn.dialect.name]:
+        conn.exec_driver_sql(stmt)
+
+
 MIGRATIONS: dict[int, Migration] = {2: _school_closing, 3: _held_runs_and_undo,
-                                    4: _upn_bytewise, 5: _audit_refuses_truncate}
-LATEST = 5
+                                    4: _upn_bytewise, 5: _audit_refuses_truncate,
+                                    6: _username_bases}
+LATEST = 6
 
 # TRUNCATE empties a table without firing its row triggers: a statement trigger refuses it.
 _PG_NO_TRUNCATE = [
@@ -102,6 +112,41 @@ _AUDIT_TRIGGERS = {
         "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON auditevent "
         "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         *_PG_NO_TRUNCATE,
+    ],
+}
+
+
+# A username leaving its base (its row deleted: a reverted run; or its username replaced: a
+# purge's tombstone) frees its number: the base's free_from comes down to it (a number of more
+# than nine digits is none the product issues). 'jonesf12' is base 'jonesf', number 12;
+# 'jonesf' is number 1.
+_SQLITE_FREED = (
+    "BEGIN UPDATE usernamebase SET free_from = MIN(free_from, CASE "
+    "WHEN rtrim(OLD.username_key, '0123456789') = OLD.username_key THEN 1 "
+    "ELSE CAST(substr(OLD.username_key, length(rtrim(OLD.username_key, '0123456789')) + 1) "
+    "AS INTEGER) END) WHERE key = rtrim(OLD.username_key, '0123456789') "
+    "AND length(OLD.username_key) - length(rtrim(OLD.username_key, '0123456789')) <= 9; END")
+_USERNAME_TRIGGERS = {
+    "sqlite": [
+        f'CREATE TRIGGER IF NOT EXISTS username_freed_by_delete AFTER DELETE ON "user" '
+        f"{_SQLITE_FREED}",
+        f'CREATE TRIGGER IF NOT EXISTS username_freed_by_update AFTER UPDATE OF username_key '
+        f'ON "user" WHEN OLD.username_key IS NOT NEW.username_key {_SQLITE_FREED}',
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION username_freed() RETURNS trigger AS $$ "
+        "DECLARE base text; digits text; BEGIN "
+        "IF TG_OP = 'UPDATE' AND NEW.username_key IS NOT DISTINCT FROM OLD.username_key THEN "
+        "RETURN NULL; END IF; "
+        "base := rtrim(OLD.username_key, '0123456789'); "
+        "digits := substr(OLD.username_key, length(base) + 1); "
+        "IF length(digits) <= 9 THEN "
+        "UPDATE usernamebase SET free_from = LEAST(free_from, "
+        "CASE WHEN digits = '' THEN 1 ELSE digits::integer END) WHERE key = base; "
+        "END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+        'DROP TRIGGER IF EXISTS username_freed ON "user"',
+        'CREATE TRIGGER username_freed AFTER DELETE OR UPDATE OF username_key ON "user" '
+        "FOR EACH ROW EXECUTE FUNCTION username_freed()",
     ],
 }
 
@@ -175,7 +220,8 @@ class Store:
                 version = _schema_version(conn)
                 if version is None:
                     SQLModel.metadata.create_all(conn)
-                    for stmt in _AUDIT_TRIGGERS.get(self.dialect, []):
+                    for stmt in [*_AUDIT_TRIGGERS.get(self.dialect, []),
+                                 *_USERNAME_TRIGGERS.get(self.dialect, [])]:
                         conn.exec_driver_sql(stmt)
                     _set_version(conn, LATEST)
                     return LATEST

@@ -191,3 +191,14 @@ class ProvisioningRun(SQLModel, table=True):
 class Meta(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str
+
+
+class UsernameBase(SQLModel, table=True):
+    """Per username base (its key: 'jonesf'): every collision number below `free_from` is taken,
+    so a new username's number is looked for from there, not counted among thousands of
+    'JonesF…' (core.usernames). Raised as usernames are issued; lowered by a trigger on `user`
+    when a username leaves (a purge, a reverted run), so it never skips a free number."""
+
+    key: str = Field(sa_column=Column(KEY, primary_key=True))
+    free_from: int = 1
+

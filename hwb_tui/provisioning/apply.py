@@ -24,7 +24,7 @@ from hwb_tui.core.errors import ChangedMeanwhile
 from hwb_tui.core.models import ACTIVE, User
 from hwb_tui.core.runs import empty_undo, encode
 from hwb_tui.core.usernames import allocate_usernames as allocate_usernames  # re-exported
-from hwb_tui.core.usernames import allocate_with_keys
+from hwb_tui.core.usernames import allocate_with_keys, issued
 from hwb_tui.core.versioned import VersionedUpdate
 from hwb_tui.provisioning.plan import Change, Plan
 
@@ -141,6 +141,7 @@ def _create(session: Session, school: str, creates: list[Change], stamp: datetim
         change.username = username
         change.fields = ()
     insert_rows(conn, _USERS, _NEW_USER_COLUMNS, rows)
+    issued(session, [username_key for _, username_key in allocated])
 
 
 def update_rows(session: Session, changes: list[Change], actor: str, stamp: datetime) -> None:

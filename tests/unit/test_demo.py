@@ -16,8 +16,16 @@ from hwb_tui import demo
 from hwb_tui.cli import main
 from hwb_tui.core import access, accounts
 from hwb_tui.core.db import open_store
-from hwb_tui.core.models import AuditEvent, Meta, Operator, OperatorSchool, School, User
-from hwb_tui.core.names import upn_problem, username_base, username_from
+from hwb_tui.core.models import (
+    AuditEvent,
+    Meta,
+    Operator,
+    OperatorSchool,
+    School,
+    User,
+    UsernameBase,
+)
+from hwb_tui.core.names import search_key, upn_problem, username_base, username_from
 from hwb_tui.i18n import set_language
 from tests import builders as b
 
@@ -145,6 +153,8 @@ def test_core_writes_continue_the_demo_usernames(built: tuple[str, demo.Built],
     sample = next(u for u in users if username_base(u.surname, u.forename).lower() == base_key)
     store = open_store(url)
     admin = b.actor(store, "alice")
+    with store.read() as s:  # the demo recorded where each base's free numbers begin
+        assert s.get(UsernameBase, search_key(base_key)).free_from == n + 1  # type: ignore[union-attr]
     with store.write() as s:
         added = accounts.add_user(s, admin, kind="governor", school=sample.school,
                                   surname=sample.surname, forename=sample.forename)
@@ -161,6 +171,7 @@ def test_the_second_process_makes_exactly_the_same_rows() -> None:
     assert [len(c) for c in there] == [len(c) for c in here]
     assert [tuple(r) for c in there for r in c] == [r for c in here for r in c]
     assert gen.audit == local.audit and len(gen.audit) > 0
+    assert gen.username_bases() == local.username_bases() and local.username_bases()
 
 
 def test_parallel_build_gives_a_sound_database(tmp_path: Path) -> None:
