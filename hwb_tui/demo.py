@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, make_url, select, text
+import psycopg
+from sqlalchemy import Table, func, insert, make_url, select, text
 from sqlmodel import Session
 
 from hwb_tui.core import clock
 from hwb_tui.core.access import HOUSEKEEPING_ACTOR, PROVISIONING_ACTOR, Actor, load_actor
 from hwb_tui.core.accounts import name_fields
-from hwb_tui.core.db import open_store
+from hwb_tui.core.db import driver_errors, insert_rows, open_store
 from hwb_tui.core.errors import DemoWillNotAdmit
 from hwb_tui.core.models import (
     AuditEvent,
@@ -477,6 +478,9 @@ def build(url: str, users: int, login: str, *, seed: int = 2026,
     if sqlite_path is not None:
         gen = Generator(users, seed, raw_sqlite=True)
         _build_sqlite(url, sqlite_path, gen, say, parallel)
+    elif make_url(url).get_backend_name() == "postgresql":
+        gen = Generator(users, seed, raw_sqlite=True)
+        _build_postgres(url, gen, say, parallel)
     else:
         gen = Generator(users, seed)
         _build_generic(url, gen, say)
@@ -690,6 +694,12 @@ def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
     chunk: generating and inserting each take one of the machine's cores. (A thread would not
     do: the inserting thread takes the GIL for every row and starves.) The child draws from
     the same seed and clock, so the rows are exactly those `gen.rows()` would give."""
+    for data in _packed_in_parallel(gen):
+        yield _unpack(data)
+
+
+def _packed_in_parallel(gen: Generator) -> Iterator[bytes]:
+    """The chunks of _rows_in_parallel as the child packed them (see _pack)."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx: Any = mp.get_context(method)  # typeshed's BaseContext lacks Process
     receive, send = ctx.Pipe(duplex=False)
@@ -706,7 +716,7 @@ def _rows_in_parallel(gen: Generator) -> Iterator[Sequence[Sequence[Any]]]:
                     raise RuntimeError(f"demo generator failed: {payload}")
                 gen.audit, gen.numbering.free_from = payload
                 return
-            yield _unpack(data)
+            yield data
     finally:
         receive.close()
         child.join(timeout=5)
@@ -775,5 +785,72 @@ def _build_generic(url: str, gen: Generator, say: Progress) -> None:
             with store.engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
                 conn.commit()
+    finally:
+        store.dispose()
+
+
+# A packed chunk (_pack) is COPY's text format once its backslashes are doubled (the Welsh sort
+# keys' alphabet has one) and its separators are a tab and a newline: the demo's values hold
+# neither (names are display-safe and drawn from the lists above); '' stands for NULL as on the
+# SQLite path.
+_AS_COPY_TEXT = bytes.maketrans(_US.encode() + _RS.encode(), b"\t\n")
+
+
+def _build_postgres(url: str, gen: Generator, say: Progress, parallel: bool | None) -> None:
+    """PostgreSQL: the users by COPY, in the text the generator packs (the parent does no work
+    per row: a second process generates, for a large demo), with the search and sort indexes
+    built once after the rows, as on SQLite; one transaction."""
+    store = open_store(url)
+    users: Table = User.__table__  # type: ignore[attr-defined]
+    try:
+        with store.write() as session:
+            conn = session.connection()
+            # the generator's stamps are UTC wall-clock text; indexes sort in memory
+            conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            conn.execute(insert(School), [
+                {"dfes": d, "name": n, "name_cy": c, "la_number": la}
+                for d, n, c, la in gen.school_rows()
+            ])
+            say(f"schools: {len(gen.schools)}")
+            indexes = sorted(users.indexes, key=lambda ix: str(ix.name))  # not the unique ones
+            for index in indexes:
+                index.drop(conn)
+            parallel = gen.users >= PARALLEL_FROM if parallel is None else parallel
+            chunks = (_packed_in_parallel(gen) if parallel
+                      else (_pack(chunk) for chunk in gen.rows()))
+            quote = conn.dialect.identifier_preparer.quote
+            statement = (f'COPY "user" ({", ".join(quote(c) for c in COLUMNS)}) '
+                         "FROM STDIN WITH (FORMAT text, NULL '')")
+            done = 0
+            with driver_errors(conn, statement):
+                driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+                with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                    for data in chunks:
+                        copy.write(data[1:].replace(b"\\", b"\\\\").translate(_AS_COPY_TEXT)
+                                   + b"\n")
+                        done += data.count(_RS.encode()) + 1
+                        if done % 200_000 < CHUNK:
+                            say(f"users: {done}")
+            say("indexes")
+            for index in indexes:
+                index.create(conn)
+            audit = AuditEvent.__table__  # type: ignore[attr-defined]
+            insert_rows(conn, audit, ("at", "actor", "action", "user_id", "school", "reason"),
+                        [(at, actor, action, uid, school, reason or None)
+                         for at, actor, action, uid, school, reason in sorted(gen.audit)])
+            if gen.schools:
+                conn.execute(insert(ProvisioningRun), gen.runs())
+            # ids were given explicitly: move the sequence past them for later inserts
+            conn.execute(text(
+                "SELECT setval(pg_get_serial_sequence('\"user\"', 'id'), "
+                "(SELECT COALESCE(MAX(id), 1) FROM \"user\"))"))
+            insert_rows(conn, UsernameBase.__table__,  # type: ignore[attr-defined]
+                        ("key", "free_from"), gen.username_bases())
+            conn.execute(insert(Meta), [{"key": DEMO_MARKER, "value": _marker(gen)}])
+        # The planner's statistics of the rows just loaded (see _build_generic).
+        with store.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
     finally:
         store.dispose()

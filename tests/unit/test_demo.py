@@ -319,3 +319,50 @@ def test_demo_never_makes_a_login_administrator_where_real_operators_are(
     store.dispose()
     with pytest.raises(DemoWillNotAdmit):
         demo.ensure_operator(other, "dave")
+
+
+def _demo_rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the demo's tables (not operators: their creation time is the build's),
+    times as naive UTC as SQLite gives them back, in id or key order."""
+    def plain(value: object) -> object:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    store = open_store(url)
+    out: dict[str, list[tuple[object, ...]]] = {}
+    try:
+        with store.read() as s:
+            for model, order in ((User, "id"), (AuditEvent, "id"), (School, "dfes"),
+                                 (UsernameBase, "key")):
+                table = model.__table__  # type: ignore[attr-defined]
+                rows = s.execute(select(table).order_by(table.c[order])).all()
+                out[table.name] = [tuple(plain(v) for v in row) for row in rows]
+    finally:
+        store.dispose()
+    return out
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_postgres_build_gives_the_rows_sqlite_gets(pg_url: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   parallel: bool) -> None:
+    """The PostgreSQL build (COPY of the packed rows, indexes after) and the SQLite build make
+    the same demo from the same seed and clock, row for row and column for column."""
+    now = datetime(2026, 11, 30, 4, 0, 7, tzinfo=UTC)
+    monkeypatch.setattr(demo.clock, "now", lambda: now)
+    sqlite_url = f"sqlite:///{tmp_path / 'same.db'}"
+    demo.build(sqlite_url, 1200, "alice", seed=7, parallel=False)
+    demo.build(pg_url, 1200, "alice", seed=7, parallel=parallel)
+    here, there = _demo_rows(sqlite_url), _demo_rows(pg_url)
+    assert {name: len(rows) for name, rows in there.items()} == {
+        name: len(rows) for name, rows in here.items()}
+    assert len(here["user"]) == 1200 and here["auditevent"] and here["usernamebase"]
+    for name in here:
+        assert there[name] == here[name], name
+    store = open_store(pg_url)  # the search and sort indexes are back
+    with store.read() as s:
+        names = set(s.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'user'"))
+                    .scalars())
+    store.dispose()
+    assert {str(ix.name) for ix in User.__table__.indexes} <= names  # type: ignore[attr-defined]
