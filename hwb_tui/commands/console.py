@@ -25,6 +25,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     lang = current_language() if ctx.lang_explicit or _env_lang() else actor.language
     app = HwbApp(ctx.store(), actor, lang=lang)
+    # The table's reads run in threads. While one runs Python (building and reading a query),
+    # the screen's thread waits for the GIL at each step of drawing a frame, up to the switch
+    # interval each time (5 ms by default): the rows reached the screen tens of ms late.
+    sys.setswitchinterval(0.001)
     app.run()
     if app.crashed is not None:
         return _crashed(app.crash_error, app.crashed)

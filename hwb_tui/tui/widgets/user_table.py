@@ -280,13 +280,25 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         elif draw == "scrollbar":
             self._refresh_scrollbar()
         if effects.uncounted:
-            self.post_message(self.Counted(None))
+            self._tell(self.Counted(None))
         if effects.counted is not None:
-            self.post_message(self.Counted(effects.counted))
+            self._tell(self.Counted(effects.counted))
         if effects.selection_changed:
             self._announce()
         for request in effects.requests:
-            self._start(request)
+            if isinstance(request, CountMatches) and draw == "all":
+                # after the rows are painted: counting would hold back the frame that shows them
+                self.call_after_refresh(self._start, request)
+            else:
+                self._start(request)
+
+    def _tell(self, message: Message) -> None:
+        """Tell the screen at once: a message that bubbles up through the containers between
+        reaches it a frame later, and the details and the count would lag the rows."""
+        if self.is_attached:
+            self.screen.post_message(message)
+        else:
+            self.post_message(message)
 
     def _start(self, request: Request) -> None:
         if isinstance(request, LoadPages | JumpPage):
@@ -350,7 +362,7 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         ident = user.id if user else None
         if ident != self._selected_id or user is not None:
             self._selected_id = ident
-            self.post_message(self.Selected(user))
+            self._tell(self.Selected(user))
 
     # ---- what the screen asks ----------------------------------------------------------------
 
