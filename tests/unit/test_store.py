@@ -57,6 +57,16 @@ def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
     store.dispose()
 
 
+def test_sqlite_writers_get_a_large_page_cache_and_give_it_back(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    with store.write() as s:
+        assert s.execute(text("PRAGMA cache_size")).scalar() == -131_072
+    with store.read() as s:  # the same pooled connection, back to SQLite's default
+        assert s.execute(text("PRAGMA cache_size")).scalar() == -2000
+        assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16_384
+    store.dispose()
+
+
 def test_an_old_database_is_upgraded_to_remember_seen_leaving_dates(any_store: Store) -> None:
     """A version-2 database (no held plans, no undo, no leaving_seen_at) is upgraded in place;
     leaving dates it already holds were stored by applied runs, so they count as seen."""
