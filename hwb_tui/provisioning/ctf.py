@@ -30,13 +30,15 @@ from hwb_tui.provisioning.readers import (
     RowError,
     _clean,
     _shown,
-    _upn_problem,
     decode,
+    identity,
+    name_error,
+    year_of_code,
 )
 
 FORMAT = "ctf"
 MAX_XML_BYTES = 256 * 1024 * 1024  # a whole secondary school's full CTF is tens of MB
-_NO_YEAR = {"", "N1", "N2", "X"}
+_NO_YEAR = frozenset({"", "N1", "N2", "X"})
 _TOO_LONG = {"max": MAX_TEXT}
 _PUPIL_FIELDS = {
     ("UPN",): "UPN",
@@ -49,14 +51,7 @@ _HISTORY_FIELDS = ("LEA", "Estab", "EntryDate", "LeavingDate")
 
 def year_of_ncyear(code: str) -> tuple[bool, int | None]:
     """(known, year group) of a CTF NCyearActual: R → 0, 1…13; nursery (N1, N2) and X → none."""
-    code = code.strip().upper()
-    if code == "R":
-        return True, 0
-    if code in _NO_YEAR:
-        return True, None
-    if 1 <= len(code) <= 2 and code.isascii() and code.isdigit() and 1 <= int(code) <= 13:
-        return True, int(code)
-    return False, None
+    return year_of_code(code, "R", _NO_YEAR)
 
 
 def looks_like_xml(data: bytes) -> bool:
@@ -258,18 +253,17 @@ def _pupil(pupil: _Pupil, source: str, name: str, export: ExportFile) -> None:
         return values.get(fname, ("", pupil.line))
 
     raw, line = get("UPN")
-    upn = raw.strip().upper()
-    problem = _upn_problem(upn) if upn else "missing"
-    if problem is not None:
-        errors.append(RowError(name, line, "UPN", problem))
+    upn, error = identity(raw, True, name, line, "UPN")
+    if error is not None:
+        errors.append(error)
         bad = True
     names: list[str] = []
     for element in ("Surname", "Forename"):
         raw, line = get(element)
         value = _clean(raw)
-        if not value or len(value) > MAX_TEXT:
-            errors.append(RowError(name, line, element, "too_long", _TOO_LONG) if value
-                          else RowError(name, line, element, "missing"))
+        error = name_error(value, name, line, element)
+        if error is not None:
+            errors.append(error)
             bad = True
         names.append(value)
     raw, line = get("NCyearActual")

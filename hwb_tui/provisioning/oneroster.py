@@ -36,6 +36,7 @@ from hwb_tui.core.dates import ISO, parse_date
 from hwb_tui.core.names import MAX_TEXT
 from hwb_tui.provisioning.layouts import header_key
 from hwb_tui.provisioning.readers import (
+    YEARS,
     ExportFile,
     Record,
     RowError,
@@ -43,6 +44,9 @@ from hwb_tui.provisioning.readers import (
     _shown,
     _upn_problem,
     decode,
+    identity,
+    name_error,
+    year_of_code,
 )
 
 MEMBERS = ("manifest.csv", "orgs.csv", "users.csv", "enrollments.csv", "roles.csv")
@@ -53,22 +57,15 @@ _ROLES_AS_WRITTEN = {"student": "learner", "teacher": "staff", "administrator": 
                      "aide": "staff"}
 # grade codes as exports write them → year group (the fast path; others take year_of_grade)
 _GRADE_YEARS: dict[str, int | None] = {"": None, "PK": None, "KG": 0}
-_GRADE_YEARS.update({f"{y:02d}": y for y in range(1, 14)})
+_GRADE_YEARS.update({f"{y:02d}": y for y in YEARS})
 _TOO_LONG = {"max": MAX_TEXT}
 _ISO_SHOWN = "yyyy-mm-dd"
-_NO_YEAR = {"", "PK"}
+_NO_YEAR = frozenset({"", "PK"})
 
 
 def year_of_grade(code: str) -> tuple[bool, int | None]:
     """(known, year group) of a OneRoster grade code: KG → 0 (Reception), 01…13 → 1…13."""
-    code = code.strip().upper()
-    if code == "KG":
-        return True, 0
-    if code in _NO_YEAR:
-        return True, None
-    if 1 <= len(code) <= 2 and code.isascii() and code.isdigit() and 1 <= int(code) <= 13:
-        return True, int(code)
-    return False, None
+    return year_of_code(code, "KG", _NO_YEAR)
 
 
 @dataclass
@@ -143,15 +140,6 @@ class _Table:
 
     def at(self, name: str) -> int | None:
         return self.cols.get(header_key(name))
-
-    @property
-    def reader(self) -> Any:
-        return self._reader
-
-    def broken(self, line: int, exc: csv.Error) -> None:
-        """The CSV ends in something csv cannot read, at `line`: reported, the table unusable."""
-        self._errors.append(RowError(self.name, line, "file", "bad_csv", {"detail": str(exc)}))
-        self.ok = False
 
     def shown(self, index: int) -> str:
         return self.header[index]
@@ -354,49 +342,38 @@ class _SetReader:
         as_of = self.as_of
         org_school = self.org_school
         days: dict[str, date | None] = {"": None}  # every cell's date, parsed once
-        reader = table.reader
-        prev_end = reader.line_num
-        try:
-            for row in reader:  # (table.rows, inline: this loop meets every row)
-                line = prev_end + 1
-                prev_end = reader.line_num
-                if len(row) < width:
-                    if not any(cell.strip() for cell in row):
-                        continue
-                    row += [""] * (width - len(row))
-                if st_at is not None and row[st_at] and \
-                        row[st_at].strip().casefold() == "tobedeleted":
-                    continue  # an enrollment withdrawn: not one the user has
-                user, org = row[u_at].strip(), row[s_at].strip()
-                raw_begin = row[b_at] if b_at is not None else ""
-                raw_end = row[e_at] if e_at is not None else ""
-                try:
-                    begin, end = days[raw_begin], days[raw_end]
-                except KeyError:
-                    dfes = org_school.get(org)
-                    ok, begin = self._dated(member, table, line, b_at, row, dfes)
-                    ok2, end = self._dated(member, table, line, e_at, row, dfes)
-                    if not (ok and ok2):
-                        continue
-                    days[raw_begin], days[raw_end] = begin, end
-                found = ends.get(user)
-                if found is None:
-                    ended = end is not None and end <= as_of
-                    ends[user] = _Place("", ended, True, end if ended else None, begin, "", org)
+        for line, row in table.rows(width):
+            if st_at is not None and row[st_at] and \
+                    row[st_at].strip().casefold() == "tobedeleted":
+                continue  # an enrollment withdrawn: not one the user has
+            user, org = row[u_at].strip(), row[s_at].strip()
+            raw_begin = row[b_at] if b_at is not None else ""
+            raw_end = row[e_at] if e_at is not None else ""
+            try:
+                begin, end = days[raw_begin], days[raw_end]
+            except KeyError:
+                dfes = org_school.get(org)
+                ok, begin = self._dated(member, table, line, b_at, row, dfes)
+                ok2, end = self._dated(member, table, line, e_at, row, dfes)
+                if not (ok and ok2):
                     continue
-                if type(found) is _Place:
-                    if found.org == org:
-                        _seen(found, begin, end, as_of)
-                        continue
-                    found = ends[user] = {found.org: found}
-                place = found.get(org)
-                if place is None:
-                    ended = end is not None and end <= as_of
-                    found[org] = _Place("", ended, True, end if ended else None, begin, "", org)
+                days[raw_begin], days[raw_end] = begin, end
+            found = ends.get(user)
+            if found is None:
+                ended = end is not None and end <= as_of
+                ends[user] = _Place("", ended, True, end if ended else None, begin, "", org)
+                continue
+            if type(found) is _Place:
+                if found.org == org:
+                    _seen(found, begin, end, as_of)
                     continue
-                _seen(place, begin, end, as_of)
-        except csv.Error as exc:
-            table.broken(prev_end + 1, exc)
+                found = ends[user] = {found.org: found}
+            place = found.get(org)
+            if place is None:
+                ended = end is not None and end <= as_of
+                found[org] = _Place("", ended, True, end if ended else None, begin, "", org)
+                continue
+            _seen(place, begin, end, as_of)
         if not table.ok:
             self.fatal = True
         return ends
@@ -494,97 +471,86 @@ class _SetReader:
         org_school = self.org_school
         schools = self.schools
         only = self.only
-        reader = table.reader
-        prev_end = reader.line_num
-        try:
-            for row in reader:  # (table.rows, inline: this loop meets every row)
-                line = prev_end + 1
-                prev_end = reader.line_num
-                if len(row) < width:
-                    if not any(cell.strip() for cell in row):
-                        continue
-                    row += [""] * (width - len(row))
-                sid = row[sid_at].strip()
-                here: dict[str, _Place] | None = None
-                org: str | None = None
-                begin: date | None = None
-                left: date | None = None
-                place: _Place | None = None
-                if places is not None:
-                    here = places.get(sid)
-                    if not here:
-                        continue  # no role we provision (or, in a delta, no role row)
-                    if len(here) == 1:
-                        ((org, place),) = here.items()
-                        kind, title = place.role, place.title
-                else:
-                    assert orgs_at is not None and role_at is not None
-                    title = row[role_at]
-                    found = _ROLES_AS_WRITTEN.get(title)
+        for line, row in table.rows(width):
+            sid = row[sid_at].strip()
+            here: dict[str, _Place] | None = None
+            org: str | None = None
+            begin: date | None = None
+            left: date | None = None
+            place: _Place | None = None
+            if places is not None:
+                here = places.get(sid)
+                if not here:
+                    continue  # no role we provision (or, in a delta, no role row)
+                if len(here) == 1:
+                    ((org, place),) = here.items()
+                    kind, title = place.role, place.title
+            else:
+                assert orgs_at is not None and role_at is not None
+                title = row[role_at]
+                found = _ROLES_AS_WRITTEN.get(title)
+                if found is None:
+                    title = _clean(title)
+                    found = ROLES.get(title.casefold())
                     if found is None:
-                        title = _clean(title)
-                        found = ROLES.get(title.casefold())
-                        if found is None:
-                            if not title:  # not a parent's row: a row that says nothing of who
-                                self._error(RowError(name, line, table.shown(role_at), "missing"),
-                                            [org_school.get(o.strip())
-                                             for o in row[orgs_at].split(",")])
-                            continue  # a parent, guardian, ...: no MIS account
-                    kind = found
-                    orgs = row[orgs_at]
-                    enrolled = ends.get(sid) if ends is not None else None
-                    if "," not in orgs and (enrolled is None or (type(enrolled) is _Place
-                                                                 and enrolled.org == orgs)):
-                        org = orgs
-                        place = enrolled
-                if place is not None:
-                    begin = place.first_begin
-                    left = place.last_end if place.seen and place.ended else None
-                # The common row, decided inline (a national set has 600,000): one school, no
-                # status, every value clean. Anything else takes _user, which reports.
-                if org is not None and (status_at is None or not row[status_at]):
-                    dfes = org_school.get(org)
-                    if dfes is not None and (only is None or dfes == only):
-                        learner = kind == "learner"
-                        ident = row[id_at]
-                        year: int | None = None
-                        if learner:
-                            ident = ident.strip().upper()
-                            ok = bool(ident) and _upn_problem(ident) is None
-                            if grades_at is not None:
-                                year = _GRADE_YEARS.get(row[grades_at], -1)
-                                ok = ok and year != -1
-                        else:
-                            ok = ident.isprintable()
-                            ident = ident.strip()
-                            ok = ok and 0 < len(ident) <= MAX_TEXT
-                        family, given = row[family_at], row[given_at]
-                        if ok and family.isprintable() and given.isprintable():
-                            family, given = family.strip(), given.strip()
-                            if 0 < len(family) <= MAX_TEXT and 0 < len(given) <= MAX_TEXT:
-                                parts = schools.get(dfes) or self._parts(dfes)
-                                assert parts is not None
-                                export = parts[0] if learner else parts[1]
-                                export.rows += 1
-                                export.records.append(Record(
-                                    kind, ident, family, given, name, line, None, begin, left,
-                                    year, None, None if learner else (title or None)))
-                                continue
-                if here is None:
-                    assert orgs_at is not None
-                    enrolled = _enrolled(ends.get(sid) if ends is not None else None)
-                    here = {}
-                    for org in row[orgs_at].split(","):
-                        org = org.strip()
-                        if org:
-                            here[org] = enrolled.get(org) or _Place(kind)
-                    for org, place in enrolled.items():
-                        here.setdefault(org, place)
-                    for place in here.values():
-                        place.role, place.title = kind, title
-                self._user(name, table, line, row, here, at)
-        except csv.Error as exc:
-            table.broken(prev_end + 1, exc)
+                        if not title:  # not a parent's row: a row that says nothing of who
+                            self._error(RowError(name, line, table.shown(role_at), "missing"),
+                                        [org_school.get(o.strip())
+                                         for o in row[orgs_at].split(",")])
+                        continue  # a parent, guardian, ...: no MIS account
+                kind = found
+                orgs = row[orgs_at]
+                enrolled = ends.get(sid) if ends is not None else None
+                if "," not in orgs and (enrolled is None or (type(enrolled) is _Place
+                                                             and enrolled.org == orgs)):
+                    org = orgs
+                    place = enrolled
+            if place is not None:
+                begin = place.first_begin
+                left = place.last_end if place.seen and place.ended else None
+            # The common row, decided inline (a national set has 600,000): one school, no
+            # status, every value clean. Anything else takes _user, which reports.
+            if org is not None and (status_at is None or not row[status_at]):
+                dfes = org_school.get(org)
+                if dfes is not None and (only is None or dfes == only):
+                    learner = kind == "learner"
+                    ident = row[id_at]
+                    year: int | None = None
+                    if learner:
+                        ident = ident.strip().upper()
+                        ok = bool(ident) and _upn_problem(ident) is None
+                        if grades_at is not None:
+                            year = _GRADE_YEARS.get(row[grades_at], -1)
+                            ok = ok and year != -1
+                    else:
+                        ok = ident.isprintable()
+                        ident = ident.strip()
+                        ok = ok and 0 < len(ident) <= MAX_TEXT
+                    family, given = row[family_at], row[given_at]
+                    if ok and family.isprintable() and given.isprintable():
+                        family, given = family.strip(), given.strip()
+                        if 0 < len(family) <= MAX_TEXT and 0 < len(given) <= MAX_TEXT:
+                            parts = schools.get(dfes) or self._parts(dfes)
+                            assert parts is not None
+                            export = parts[0] if learner else parts[1]
+                            export.rows += 1
+                            export.records.append(Record(
+                                kind, ident, family, given, name, line, None, begin, left,
+                                year, None, None if learner else (title or None)))
+                            continue
+            if here is None:
+                assert orgs_at is not None
+                enrolled = _enrolled(ends.get(sid) if ends is not None else None)
+                here = {}
+                for org in row[orgs_at].split(","):
+                    org = org.strip()
+                    if org:
+                        here[org] = enrolled.get(org) or _Place(kind)
+                for org, place in enrolled.items():
+                    here.setdefault(org, place)
+                for place in here.values():
+                    place.role, place.title = kind, title
+            self._user(name, table, line, row, here, at)
 
     def _user(self, name: str, table: _Table, line: int, row: list[str],
               here: dict[str, _Place], at: dict[str, int | None]) -> None:
@@ -622,27 +588,18 @@ class _SetReader:
                 bad = True
         learner = any(p.role == "learner" for _, p in schools) or (
             not schools and any(p.role == "learner" for p in here.values()))
-        raw_ident = row[ident_at]
-        if learner:
-            ident = raw_ident.strip().upper()
-            problem = _upn_problem(ident) if ident else "missing"
-        else:
-            ident = _clean(raw_ident)
-            problem = None if ident else "missing"
-            if len(ident) > MAX_TEXT:
-                problem = "too_long"
-        if problem is not None:
-            problems.append(RowError(name, line, table.shown(ident_at), problem,
-                                     _TOO_LONG if problem == "too_long" else {}))
+        ident, error = identity(row[ident_at], learner, name, line, table.shown(ident_at))
+        if error is not None:
+            problems.append(error)
             bad = True
         names: list[str] = []
         for key in ("familyName", "givenName"):
             col = at[key]
             assert col is not None
             value = _clean(row[col])
-            if not value or len(value) > MAX_TEXT:
-                problems.append(RowError(name, line, table.shown(col), "too_long", _TOO_LONG)
-                                if value else RowError(name, line, table.shown(col), "missing"))
+            error = name_error(value, name, line, table.shown(col))
+            if error is not None:
+                problems.append(error)
                 bad = True
             names.append(value)
         year: int | None = None

@@ -143,6 +143,44 @@ def _shown(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def identity(raw: str, learner: bool, file: str, line: int, column: str
+             ) -> tuple[str, RowError | None]:
+    """A record's identity as the store keeps it, and its error (None: a good one): a learner's
+    UPN upper-cased and checked, anyone else's staff code cleaned, at most MAX_TEXT long."""
+    if learner:
+        ident = raw.strip().upper()
+        problem = _upn_problem(ident) if ident else "missing"
+        return ident, None if problem is None else RowError(file, line, column, problem)
+    ident = _clean(raw)
+    return ident, name_error(ident, file, line, column)
+
+
+def name_error(value: str, file: str, line: int, column: str) -> RowError | None:
+    """The error of a cleaned, required text cell (a name): missing, or longer than MAX_TEXT."""
+    if not value:
+        return RowError(file, line, column, "missing")
+    if len(value) > MAX_TEXT:
+        return RowError(file, line, column, "too_long", _TOO_LONG)
+    return None
+
+
+YEARS = range(1, 14)  # National Curriculum years; Reception is year 0
+
+
+def year_of_code(code: str, reception: str, no_year: frozenset[str]
+                 ) -> tuple[bool, int | None]:
+    """(known, year group) of a year code as a format writes it: its `reception` code → 0,
+    1…13 (one or two ASCII digits) → that year, a code of `no_year` (nursery, none) → no year."""
+    code = code.strip().upper()
+    if code == reception:
+        return True, 0
+    if code in no_year:
+        return True, None
+    if 1 <= len(code) <= 2 and code.isascii() and code.isdigit() and int(code) in YEARS:
+        return True, int(code)
+    return False, None
+
+
 def read_export(path: Path, fmt: str = "auto", name: str | None = None) -> ExportFile:
     """Read one export file from disk; see `read_bytes`."""
     shown = name or str(path)
@@ -284,28 +322,16 @@ def _read_rows(
             continue  # a blank line (or a line of empty cells) is no row
         rows += 1
         bad = False
-        if is_learner:
-            ident = raw_ident.strip().upper()
-            problem = _upn_problem(ident) if ident else "missing"
-        else:
-            ident = _clean(raw_ident)
-            problem = None if ident else "missing"
-            if len(ident) > MAX_TEXT:
-                problem = "too_long"
-        if problem is not None:
-            errors.append(RowError(name, line, header[ident_at], problem, _TOO_LONG
-                                   if problem == "too_long" else {}))
+        ident, error = identity(raw_ident, is_learner, name, line, header[ident_at])
+        if error is not None:
+            errors.append(error)
             bad = True
-        surname = _clean(row[sur_at])
-        if not surname or len(surname) > MAX_TEXT:
-            errors.append(RowError(name, line, header[sur_at], "too_long", _TOO_LONG)
-                          if surname else RowError(name, line, header[sur_at], "missing"))
-            bad = True
-        forename = _clean(row[fore_at])
-        if not forename or len(forename) > MAX_TEXT:
-            errors.append(RowError(name, line, header[fore_at], "too_long", _TOO_LONG)
-                          if forename else RowError(name, line, header[fore_at], "missing"))
-            bad = True
+        surname, forename = _clean(row[sur_at]), _clean(row[fore_at])
+        for value, at in ((surname, sur_at), (forename, fore_at)):
+            error = name_error(value, name, line, header[at])
+            if error is not None:
+                errors.append(error)
+                bad = True
         record = Record(kind, ident, surname, forename, name, line)
         for fname, at in optional_text:
             value = _clean(row[at])
