@@ -85,49 +85,33 @@ def _days(value: str) -> int:
     return int(value)
 
 
+def _who_columns() -> list[tuple[str, int]]:
+    """The columns that say who a listed user is, first in every listing."""
+    return [(t("cli.col.username"), 28), (t("cli.col.name"), 30), (t("cli.col.kind"), 9),
+            (t("cli.col.school"), 7)]
+
+
+def _who(user: User) -> list[Any]:
+    return [user.username, f"{user.surname}, {user.forename}", user.kind, user.school]
+
+
 def _list_table() -> Table:
-    return Table([
-        (t("cli.col.username"), 28),
-        (t("cli.col.name"), 30),
-        (t("cli.col.kind"), 9),
-        (t("cli.col.school"), 7),
-        (t("cli.col.status"), 11),
-        (t("cli.col.id"), 13),
-    ])
+    return Table(_who_columns() + [(t("cli.col.status"), 11), (t("cli.col.id"), 13)])
 
 
 def _list_row(user: User) -> list[Any]:
-    return [
-        user.username,
-        f"{user.surname}, {user.forename}",
-        user.kind,
-        user.school,
-        user.status,
-        user.upn or user.staff_code or "",
-    ]
+    return _who(user) + [user.status, user.upn or user.staff_code or ""]
 
 
 def _leaving_table() -> Table:
-    return Table([
-        (t("cli.col.username"), 28),
-        (t("cli.col.name"), 30),
-        (t("cli.col.kind"), 9),
-        (t("cli.col.school"), 7),
-        (t("cli.col.access_ends"), 10),
-        (t("cli.col.leaving_reason"), 0),
-    ])
+    return Table(_who_columns() + [(t("cli.col.access_ends"), 10),
+                                   (t("cli.col.leaving_reason"), 0)])
 
 
 def _leaving_row(user: User) -> list[Any]:
     ending = leaving.ends(user)
-    return [
-        user.username,
-        f"{user.surname}, {user.forename}",
-        user.kind,
-        user.school,
-        ending.on.isoformat() if ending else "",
-        t(f"leaving.reason.{ending.reason}") if ending else "",
-    ]
+    return _who(user) + [ending.on.isoformat() if ending else "",
+                         t(f"leaving.reason.{ending.reason}") if ending else ""]
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:

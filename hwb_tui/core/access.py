@@ -52,6 +52,13 @@ class Actor:
     def covers(self, school: str) -> bool:
         return self.schools is None or school in self.schools
 
+    @property
+    def only_school(self) -> str:
+        """The one school of an operator who has exactly one (a form's default), else ""."""
+        if self.schools is not None and len(self.schools) == 1:
+            return next(iter(self.schools))
+        return ""
+
     def require_school(self, school: str) -> None:
         if not self.covers(school):
             raise NotPermitted(detail=Phrase("permission.school_outside_scope", dfes=school))

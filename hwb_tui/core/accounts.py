@@ -167,12 +167,10 @@ def deactivate(
     """Deactivate a non-MIS user by hand. MIS accounts are refused: their MIS ends them."""
     actor, user = _by_hand(session, actor, user_id)
     if user.status == DEACTIVATED:
-        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
-                                 at=_when(user.deactivated_at))
+        raise _already_deactivated(user)
     if needs_informed(Action.DEACTIVATE, user) and not ite_informed:
         raise ITEMustBeInformed()
-    if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+    _as_seen(session, user, expected_version)
     stamp = clock.now()
     values: dict[str, Any] = {
         "status": DEACTIVATED,
@@ -208,8 +206,7 @@ def activate(
     today = today or clock.now().date()
     if not can_activate(user, today):
         raise ActivationWindowPassed(username=user.username, at=_when(user.deactivated_at))
-    if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+    _as_seen(session, user, expected_version)
     stamp = clock.now()
     values: dict[str, Any] = {
         "status": ACTIVE,
@@ -225,7 +222,7 @@ def activate(
         session.refresh(user)
         if user.status == ACTIVE:
             raise AlreadyActive(username=user.username)
-        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+        raise _changed_meanwhile(session, user)
     audit(session, actor.login, "activate", user, at=stamp)
     session.refresh(user)
     return Change(user, "activate")
@@ -243,10 +240,8 @@ def extend(
     """Give an active non-MIS user a new lifetime from today."""
     actor, user = _by_hand(session, actor, user_id)
     if user.status != ACTIVE:
-        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
-                                 at=_when(user.deactivated_at))
-    if expected_version is not None and user.version != expected_version:
-        raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+        raise _already_deactivated(user)
+    _as_seen(session, user, expected_version)
     today = today or clock.now().date()
     new_end = lifetime_end(lifetime, today)
     stamp = clock.now()
@@ -273,9 +268,24 @@ def _by_hand(session: Session, actor: Actor, user_id: int) -> tuple[Actor, User]
 def _lost_race(session: Session, user: User) -> Change:
     session.refresh(user)
     if user.status == DEACTIVATED:
-        raise AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
-                                 at=_when(user.deactivated_at))
-    raise ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+        raise _already_deactivated(user)
+    raise _changed_meanwhile(session, user)
+
+
+def _as_seen(session: Session, user: User, expected_version: int | None) -> None:
+    """The user is as the operator saw them (the version their screen showed), or another
+    operator changed them first and the operator is told who."""
+    if expected_version is not None and user.version != expected_version:
+        raise _changed_meanwhile(session, user)
+
+
+def _changed_meanwhile(session: Session, user: User) -> ChangedMeanwhile:
+    return ChangedMeanwhile(username=user.username, by=last_actor(session, user.id))
+
+
+def _already_deactivated(user: User) -> AlreadyDeactivated:
+    return AlreadyDeactivated(username=user.username, by=user.deactivated_by or "?",
+                              at=_when(user.deactivated_at))
 
 
 def _when(stamp: datetime | None) -> str:

@@ -11,12 +11,14 @@ here, not in the command.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from hwb_tui.core.bulk import Result
+from hwb_tui.core.housekeeping import Account
 from hwb_tui.core.leaving import ends
 from hwb_tui.core.models import AuditEvent, Operator, ProvisioningRun, School, User
 from hwb_tui.core.names import display_safe_data
@@ -38,6 +40,8 @@ LEAVING_FIELDS = USER_FIELDS + ("access_ends_on", "leaving_reason")
 # One row of a bulk change (`users deactivate|activate|extend --from-file`), as GAM's action
 # CSVs have it: what was asked, what happened, and why not.
 BULK_FIELDS = ("line", "username", "action", "outcome", "reason", "message")
+# An account housekeeping acted on or reports (`housekeeping --json`): every field it has.
+ACCOUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Account))
 RUN_COUNTS = ("created", "updated", "moved", "deactivated", "activated", "deferred",
               "not_in_export", "invalid")
 
@@ -71,9 +75,13 @@ def stored_json(value: str | None) -> Any:
         return value
 
 
+def _plain(record: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: jsonable(getattr(record, name)) for name in fields}
+
+
 def user(u: User, fields: tuple[str, ...] = USER_FIELDS) -> dict[str, Any]:
     """A user: `USER_FIELDS` in listings, `USER_DETAIL_FIELDS` for one user."""
-    return {name: jsonable(getattr(u, name)) for name in fields}
+    return _plain(u, fields)
 
 
 def user_leaving(u: User) -> dict[str, Any]:
@@ -207,27 +215,9 @@ def run_report(r: ProvisioningRun) -> dict[str, Any]:
     return data
 
 
-class AccountLike(Protocol):
-    """What housekeeping reports of an account (core.housekeeping.Account has these)."""
-
-    id: int
-    username: str
-    kind: str
-    school: str
-    expires_on: date | None
-    deactivated_at: datetime | None
-
-
-def account(a: AccountLike) -> dict[str, Any]:
+def account(a: Account) -> dict[str, Any]:
     """An account housekeeping expired, purged or lists as due for purge."""
-    return {
-        "id": a.id,
-        "username": a.username,
-        "kind": a.kind,
-        "school": a.school,
-        "expires_on": jsonable(a.expires_on),
-        "deactivated_at": jsonable(a.deactivated_at),
-    }
+    return _plain(a, ACCOUNT_FIELDS)
 
 
 def document(data: Mapping[str, Any] | list[Any]) -> str:

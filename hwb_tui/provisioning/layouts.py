@@ -8,9 +8,11 @@ accepted header names). A new MIS report layout is a new TOML file; no code chan
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
 
@@ -77,6 +79,23 @@ def header_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def columns_table(path: Path, data: dict[str, Any], fields: Container[str]
+                  ) -> dict[str, tuple[str, ...]]:
+    """A layout file's [columns] table: each field (one of `fields`) → the header names that may
+    hold it (one name, or a list). Export profiles and register layouts are read the same way."""
+    raw = data.get("columns")
+    if not isinstance(raw, dict) or not raw:
+        raise ProfileError(f"{path.name}: a [columns] table is needed")
+    columns: dict[str, tuple[str, ...]] = {}
+    for field, names in raw.items():
+        if field not in fields:
+            raise ProfileError(f"{path.name}: unknown field {field!r}")
+        columns[field] = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
+        if not columns[field]:
+            raise ProfileError(f"{path.name}: field {field!r} has no header name")
+    return columns
+
+
 def _load(path: Path) -> Profile:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
@@ -85,17 +104,7 @@ def _load(path: Path) -> Profile:
     if kind not in KINDS:
         raise ProfileError(f"{path.name}: kind must be one of {sorted(KINDS)}")
     identity = data.get("identity", KINDS[kind])
-    raw_columns = data.get("columns")
-    if not isinstance(raw_columns, dict) or not raw_columns:
-        raise ProfileError(f"{path.name}: a [columns] table is needed")
-    columns: dict[str, tuple[str, ...]] = {}
-    for field, names in raw_columns.items():
-        if field not in FIELDS:
-            raise ProfileError(f"{path.name}: unknown field {field!r}")
-        names_tuple = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
-        if not names_tuple:
-            raise ProfileError(f"{path.name}: field {field!r} has no header name")
-        columns[field] = names_tuple
+    columns = columns_table(path, data, FIELDS)
     required = tuple(data.get("required", [identity, "surname", "forename"]))
     for field in (identity, *required):
         if field not in columns:

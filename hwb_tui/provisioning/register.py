@@ -19,7 +19,7 @@ from hwb_tui.core.names import display_safe
 from hwb_tui.core.schools import Entry, entry_problems
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.export_files import open_export
-from hwb_tui.provisioning.layouts import ProfileError, header_key
+from hwb_tui.provisioning.layouts import ProfileError, columns_table, header_key
 from hwb_tui.provisioning.readers import decode
 
 REGISTERS_DIR = Path(__file__).with_name("registers")
@@ -48,14 +48,7 @@ class RegisterLayout:
 def _load(path: Path) -> RegisterLayout:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    raw = data.get("columns")
-    if not isinstance(raw, dict) or not raw:
-        raise ProfileError(f"{path.name}: a [columns] table is needed")
-    columns: dict[str, tuple[str, ...]] = {}
-    for fld, names in raw.items():
-        if fld not in FIELDS:
-            raise ProfileError(f"{path.name}: unknown field {fld!r}")
-        columns[fld] = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
+    columns = columns_table(path, data, FIELDS)
     required = tuple(data.get("required", ["dfes", "name_en", "name_cy"]))
     if "dfes" not in required or "name_en" not in required:
         raise ProfileError(f"{path.name}: dfes and name_en are always required")

@@ -45,8 +45,7 @@ class AddUserModal(ModalScreen[User | None]):
 
     def compose(self) -> ComposeResult:
         lang = self.lang
-        only_school = (next(iter(self.actor.schools))
-                       if self.actor.schools is not None and len(self.actor.schools) == 1 else "")
+        only_school = self.actor.only_school
         with Vertical(id="add-box"):
             yield Static(Text(t("tui.add.title", lang), style="bold"), id="add-title")
             with Horizontal(classes="add-row"):

@@ -102,8 +102,7 @@ class ProvisionFileModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         lang = self.lang
-        only_school = (next(iter(self.actor.schools))
-                       if self.actor.schools is not None and len(self.actor.schools) == 1 else "")
+        only_school = self.actor.only_school
         with Vertical(id="provision-box"):
             yield Static(Text(t("tui.prov.file_title", lang), style="bold"))
             with Horizontal(classes="add-row"):
