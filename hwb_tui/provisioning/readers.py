@@ -326,12 +326,16 @@ def _read_rows(
         if error is not None:
             errors.append(error)
             bad = True
-        surname, forename = _clean(row[sur_at]), _clean(row[fore_at])
-        for value, at in ((surname, sur_at), (forename, fore_at)):
-            error = name_error(value, name, line, header[at])
-            if error is not None:
-                errors.append(error)
-                bad = True
+        surname = _clean(row[sur_at])
+        error = name_error(surname, name, line, header[sur_at])
+        if error is not None:
+            errors.append(error)
+            bad = True
+        forename = _clean(row[fore_at])
+        error = name_error(forename, name, line, header[fore_at])
+        if error is not None:
+            errors.append(error)
+            bad = True
         record = Record(kind, ident, surname, forename, name, line)
         for fname, at in optional_text:
             value = _clean(row[at])
