@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 
+import pytest
 from sqlmodel import Session
 
-from hwb_tui.core import clock
+from hwb_tui.cli import main
+from hwb_tui.core import access, clock
 from hwb_tui.core.access import Actor, load_actor
 from hwb_tui.core.accounts import allocate_username, name_fields, username_key_of
 from hwb_tui.core.db import Store
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, Operator, OperatorSchool, School, User
 from hwb_tui.core.names import make_upn
+from hwb_tui.i18n import set_language
+
+SIMS_LEARNERS = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
+                 "Date of Leaving,Year,Reg")
 
 
 def school(session: Session, dfes: str = "6612001", name: str = "Ysgol Gymraeg Aberystwyth",
@@ -81,3 +90,45 @@ def actor(store: Store, login: str) -> Actor:
 
 def learner_upn(dfes: str, serial: int, year: int = 12) -> str:
     return make_upn(int(dfes[:3]), int(dfes[3:]), year, serial)
+
+
+def two_schools(session: Session, home: str = "6612001", away: str = "6612002") -> None:
+    """Two schools, an administrator `admin`, and a Digital Champion `champion` of `home`."""
+    school(session, home)
+    school(session, away, "Ysgol y Graig")
+    operator(session, "admin")
+    operator(session, "champion", role="digital-champion", schools=(home,))
+
+
+def sims_learners(path: Path, rows: Iterable[str]) -> Path:
+    """A SIMS learners export at `path`: the header, then `rows` as written."""
+    path.write_text("\n".join([SIMS_LEARNERS, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+# ---- the CLI, run in this process ----------------------------------------------------------
+
+def cli_env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """The CLI's environment in a test: `url` as the database, no HWB_LANG, and root's uid
+    (HWB_OPERATOR is honoured for root only, core.access: act as root would)."""
+    monkeypatch.setenv("HWB_DATABASE_URL", url)
+    monkeypatch.delenv("HWB_LANG", raising=False)
+    if os.getuid() != 0:
+        monkeypatch.setattr(access.os, "getuid", lambda: 0)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str, login: str | None = None,
+            monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+    """`hwb-tui ARGS...` (as `login`, when given): exit status, stdout, stderr. A usage error
+    is its exit status; the language is English again afterwards."""
+    if login is not None:
+        assert monkeypatch is not None, "a login is set through monkeypatch"
+        monkeypatch.setenv("HWB_OPERATOR", login)
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    set_language("en")
+    return code, out, err

@@ -17,8 +17,7 @@ from hwb_tui.core.names import make_upn
 from hwb_tui.provisioning import ProvisionOptions, ProvisionReport, provision
 from tests import builders as b
 
-SIMS_LEARNERS = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
-                 "Date of Leaving,Year,Reg")
+SIMS_LEARNERS = b.SIMS_LEARNERS
 SIMS_STAFF = "Staff Code,Legal Surname,Legal Forename,Employment Start,Employment End,SWAC Role"
 TC_LEARNERS = ("Pupil UPN,Surname,First Name,Admission No,Admission Date,Leaving Date,"
                "Year Group,Registration Group")

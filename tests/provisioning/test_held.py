@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from hwb_tui.cli import main
 from hwb_tui.core import access, clock
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import NotPermitted
@@ -233,20 +232,10 @@ def test_only_an_operator_of_the_school_decides(school100: Store, write: Writer)
 def cli_as(school100: Store, capsys: pytest.CaptureFixture[str],
            monkeypatch: pytest.MonkeyPatch) -> Iterator[CliAs]:
     """`hwb-tui ARGS...` on the test's database as the operator `login`."""
-    monkeypatch.setenv("HWB_DATABASE_URL", school100.url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    monkeypatch.setattr(access.os, "getuid", lambda: 0)
+    b.cli_env(monkeypatch, school100.url)
 
     def _run(login: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("HWB_OPERATOR", login)
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        set_language("en")
-        return code, out, err
+        return b.run_cli(capsys, *args, login=login, monkeypatch=monkeypatch)
 
     yield _run
     set_language("en")

@@ -24,13 +24,13 @@ from hwb_tui import demo
 from hwb_tui.core.db import Store, open_store
 from hwb_tui.core.models import ACTIVE, AuditEvent, ProvisioningRun, User
 from hwb_tui.core.names import make_upn
+from tests import builders as b
 from tests.conftest import pg_schema as shared_pg_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-11-30"
 LEFT = "23/10/2026"  # a leaving date before AS_OF: the learner is a leaver
-SIMS_LEARNERS = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
-                 "Date of Leaving,Year,Reg")
+SIMS_LEARNERS = b.SIMS_LEARNERS
 DEMO_USERS = 5000  # 44 schools of ~100 accounts, as `hwb-tui demo` makes them
 LOGIN = "admin"
 TABLES = {"user": User, "auditevent": AuditEvent, "provisioningrun": ProvisioningRun}

@@ -8,7 +8,6 @@ would run it. A refusal changes nothing (the database digest is the same before 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from hwb_tui.cli import main
 from hwb_tui.core import access, accounts, directory, operators
 from hwb_tui.core.access import Actor, load_actor
 from hwb_tui.core.db import Store, open_store
@@ -278,11 +276,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def cli_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
     url = f"sqlite:///{tmp_path / 'hwb.db'}"
-    monkeypatch.setenv("HWB_DATABASE_URL", url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    if os.getuid() != 0:
-        # HWB_OPERATOR is honoured for root only (core.access): act as root would in tests
-        monkeypatch.setattr(access.os, "getuid", lambda: 0)
+    b.cli_env(monkeypatch, url)
     store = open_store(url)
     yield seed(store)
     store.dispose()
@@ -294,15 +288,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     """`hwb-tui ARGS...` as the operator `role`: (exit status, stdout, stderr)."""
 
     def _run(role: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("HWB_OPERATOR", LOGINS[role])
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        set_language("en")
-        return code, out, err
+        return b.run_cli(capsys, *args, login=LOGINS[role], monkeypatch=monkeypatch)
 
     return _run
 

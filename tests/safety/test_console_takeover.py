@@ -16,25 +16,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
-from textual.widgets import Input
 
-from hwb_tui.core.access import Actor, load_actor, system_actor
+from hwb_tui.core.access import system_actor
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import NotPermitted, OperatorDisabled, UsageError
 from hwb_tui.core.models import AuditEvent, Operator, OperatorSchool, ProvisioningRun, User
 from hwb_tui.provisioning import ProvisionOptions, provision
 from hwb_tui.provisioning.apply import MOVE_OUT
 from hwb_tui.tui.app import HwbApp
-from hwb_tui.tui.screens.provision_file import ProvisionFileModal
 from tests import builders as b
-from tests.tui.test_console import SIZE, settle
+from tests.tui.console import SIZE, open_export_dialog, preview, settle, summary
 
 MINE, THEIRS = "6612001", "6702005"
 LEARNERS = 40
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
-HEADER = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
-          "Date of Leaving,Year,Reg")
 
 
 @pytest.fixture
@@ -57,11 +53,9 @@ def two_schools(any_store: Store) -> Iterator[Store]:
 
 def export_of_theirs(path: Path, leaving: str = "") -> Path:
     """A SIMS learners export listing THEIRS's learners (current, or leaving on `leaving`)."""
-    lines = [HEADER]
-    for i in range(1, LEARNERS + 1):
-        lines.append(f"{b.learner_upn(THEIRS, i)},Theirs{i:02d},Cai,{i},01/09/2020,{leaving},9,9T")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return b.sims_learners(path, (
+        f"{b.learner_upn(THEIRS, i)},Theirs{i:02d},Cai,{i},01/09/2020,{leaving},9,9T"
+        for i in range(1, LEARNERS + 1)))
 
 
 def outside_digest(store: Store, school: str = THEIRS) -> str:
@@ -79,31 +73,11 @@ def outside_digest(store: Store, school: str = THEIRS) -> str:
     return h.hexdigest()
 
 
-def actor(store: Store, login: str) -> Actor:
-    with store.read() as s:
-        return load_actor(s, login)
-
-
-def summary(modal: ProvisionFileModal) -> str:
-    return str(modal.query_one("#prov-summary").render())
-
-
 async def _preview_and_apply(app: HwbApp, path: Path, school: str | None = None) -> str:
     """Drive the console: p, o, the file, Preview, then Apply if it is offered; the summary."""
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        assert isinstance(modal, ProvisionFileModal)
-        if school is not None:
-            modal.query_one("#prov-school", Input).value = school
-        modal.query_one("#prov-files", Input).value = str(path)
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
-        previewed = summary(modal)
+        modal = await open_export_dialog(app, pilot)
+        previewed = await preview(app, pilot, modal, path, school)
         if not modal.query_one("#prov-apply").disabled:
             await pilot.click("#prov-apply")
             await settle(app, pilot)
@@ -117,13 +91,13 @@ async def test_the_console_takeover_changes_nothing_outside_the_champions_school
     store = two_schools
     before = outside_digest(store)
     current = export_of_theirs(tmp_path / f"{MINE}-learners.csv")
-    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
+    app = HwbApp(store, b.actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, current)
     assert words in shown, shown
     assert outside_digest(store) == before
     # nor with a second file that says they have all left
     leavers = export_of_theirs(tmp_path / f"{MINE}-leavers.csv", leaving="01/11/2026")
-    app = HwbApp(store, actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
+    app = HwbApp(store, b.actor(store, "champ"), lang=lang, today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, leavers)
     assert words in shown, shown
     assert outside_digest(store) == before
@@ -140,7 +114,7 @@ async def test_a_file_named_for_another_school_is_refused_in_one_line(
     store = two_schools
     before = outside_digest(store), outside_digest(store, MINE)
     path = export_of_theirs(tmp_path / f"{THEIRS}-learners.csv")
-    app = HwbApp(store, actor(store, "champ"), today=TODAY, now=NOW, inbox=tmp_path)
+    app = HwbApp(store, b.actor(store, "champ"), today=TODAY, now=NOW, inbox=tmp_path)
     shown = await _preview_and_apply(app, path, school=MINE)
     assert f"named for school {THEIRS}, not for school {MINE}" in shown, shown
     assert (outside_digest(store), outside_digest(store, MINE)) == before
@@ -152,7 +126,7 @@ def test_a_champion_may_not_provision_another_school_headlessly_through_the_api(
     before = outside_digest(store)
     path = export_of_theirs(tmp_path / f"{THEIRS}-learners.csv")
     with pytest.raises(NotPermitted):
-        provision(store, [path], None, ProvisionOptions(), actor=actor(store, "champ"))
+        provision(store, [path], None, ProvisionOptions(), actor=b.actor(store, "champ"))
     assert outside_digest(store) == before
 
 
@@ -171,7 +145,7 @@ def test_a_move_is_audited_at_both_schools_under_whoever_made_it(
     and both schools' audit name who did it, in the run's transaction."""
     store = two_schools
     path = export_of_theirs(tmp_path / f"{MINE}-learners.csv")
-    who = actor(store, login) if login else None
+    who = b.actor(store, login) if login else None
     report = provision(store, [path], None, ProvisionOptions(as_of=TODAY), actor=who)
     school = report.schools[0]
     assert school.outcome == "applied" and school.counts["moved"] == LEARNERS
@@ -190,10 +164,9 @@ def test_a_move_is_audited_at_both_schools_under_whoever_made_it(
 def test_an_operator_disabled_before_apply_changes_nothing(two_schools: Store,
                                                            tmp_path: Path) -> None:
     store = two_schools
-    path = tmp_path / f"{MINE}-learners.csv"
-    path.write_text(HEADER + "\n" + f"{b.learner_upn(MINE, 9)},Newydd,Nia,9,01/09/2020,,9,9T\n",
-                    encoding="utf-8")
-    champ = actor(store, "champ")  # the console opened with this
+    path = b.sims_learners(tmp_path / f"{MINE}-learners.csv",
+                           [f"{b.learner_upn(MINE, 9)},Newydd,Nia,9,01/09/2020,,9,9T"])
+    champ = b.actor(store, "champ")  # the console opened with this
     with store.write() as s:
         op = s.get(Operator, "champ")
         assert op is not None
@@ -207,10 +180,9 @@ def test_an_operator_disabled_before_apply_changes_nothing(two_schools: Store,
 def test_an_operator_whose_school_is_withdrawn_changes_nothing(two_schools: Store,
                                                                tmp_path: Path) -> None:
     store = two_schools
-    path = tmp_path / f"{MINE}-learners.csv"
-    path.write_text(HEADER + "\n" + f"{b.learner_upn(MINE, 9)},Newydd,Nia,9,01/09/2020,,9,9T\n",
-                    encoding="utf-8")
-    champ = actor(store, "champ")
+    path = b.sims_learners(tmp_path / f"{MINE}-learners.csv",
+                           [f"{b.learner_upn(MINE, 9)},Newydd,Nia,9,01/09/2020,,9,9T"])
+    champ = b.actor(store, "champ")
     with store.write() as s:
         link = s.get(OperatorSchool, ("champ", MINE))
         assert link is not None

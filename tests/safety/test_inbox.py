@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from textual.widgets import Input
 
 from hwb_tui.core.db import Store
 from hwb_tui.core.errors import ExportRefused
@@ -24,19 +23,14 @@ from hwb_tui.provisioning.export_files import (
     open_export,
 )
 from hwb_tui.tui.app import HwbApp
-from hwb_tui.tui.screens.provision_file import ProvisionFileModal
 from tests import builders as b
-from tests.tui.test_console import SIZE, settle
+from tests.tui.console import SIZE, open_export_dialog, preview, settle, summary
 
 HOME = "6612001"
-HEADER = ("UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
-          "Date of Leaving,Year,Reg")
 
 
 def export(path: Path) -> Path:
-    path.write_text(f"{HEADER}\n{b.learner_upn(HOME, 7)},Gruffydd,Elin,7,01/09/2021,,8,8G\n",
-                    encoding="utf-8")
-    return path
+    return b.sims_learners(path, [f"{b.learner_upn(HOME, 7)},Gruffydd,Elin,7,01/09/2021,,8,8G"])
 
 
 @pytest.fixture
@@ -111,6 +105,14 @@ def test_a_regular_file_in_the_inbox_is_read(inbox: Path) -> None:
     assert check_export(Path("latest.csv"), inbox=inbox)
 
 
+def champions_console(store: Store, inbox: Path) -> HwbApp:
+    """The console of a Digital Champion of HOME whose exports arrive in `inbox`."""
+    with store.write() as s:
+        b.school(s, HOME)
+        b.operator(s, "champ", role="digital-champion", schools=(HOME,))
+    return HwbApp(store, b.actor(store, "champ"), inbox=inbox)
+
+
 @pytest.mark.parametrize("kind", ["/dev/zero", "/proc/self/environ", "folder", "65 MiB", "fifo"])
 def test_headless_provision_applies_the_regular_file_and_size_checks(
         kind: str, store: Store, inbox: Path, outside: Path) -> None:
@@ -143,23 +145,11 @@ def test_the_size_limit_is_configurable(store: Store, inbox: Path) -> None:
 @pytest.mark.parametrize("kind", ["/dev/zero", "/proc/self/environ", "link out", "65 MiB"])
 async def test_the_console_refuses_a_name_outside_the_inbox_in_one_line(
         kind: str, store: Store, inbox: Path, outside: Path) -> None:
-    with store.write() as s:
-        b.school(s, HOME)
-        b.operator(s, "champ", role="digital-champion", schools=(HOME,))
     name = hostile(kind, inbox, outside)
-    app = HwbApp(store, b.actor(store, "champ"), inbox=inbox)
+    app = champions_console(store, inbox)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        assert isinstance(modal, ProvisionFileModal)
-        modal.query_one("#prov-files", Input).value = str(name)
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
-        shown = str(modal.query_one("#prov-summary").render())
+        modal = await open_export_dialog(app, pilot)
+        shown = await preview(app, pilot, modal, name)
         assert WHY[kind] in shown and len(shown.strip().splitlines()) == 1, shown
         assert modal.query_one("#prov-apply").disabled
     with store.read() as s:
@@ -167,23 +157,12 @@ async def test_the_console_refuses_a_name_outside_the_inbox_in_one_line(
 
 
 async def test_the_console_reads_a_file_named_in_the_inbox(store: Store, inbox: Path) -> None:
-    with store.write() as s:
-        b.school(s, HOME)
-        b.operator(s, "champ", role="digital-champion", schools=(HOME,))
     export(inbox / f"{HOME}-learners.csv")
-    app = HwbApp(store, b.actor(store, "champ"), inbox=inbox)
+    app = champions_console(store, inbox)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        assert isinstance(modal, ProvisionFileModal)
-        assert str(inbox) in str(modal.query_one("#prov-summary").render())  # says where
-        modal.query_one("#prov-files", Input).value = f"{HOME}-learners.csv"
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
+        modal = await open_export_dialog(app, pilot)
+        assert str(inbox) in summary(modal)  # says where
+        await preview(app, pilot, modal, f"{HOME}-learners.csv")
         assert not modal.query_one("#prov-apply").disabled
         await pilot.click("#prov-apply")
         await settle(app, pilot)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from hwb_tui.cli import main
 from hwb_tui.core.accounts import name_fields
 from hwb_tui.core.db import Store, open_store
 from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
@@ -58,13 +57,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    set_language("en")
+    code, out, err = b.run_cli(capsys, *args)
     return code, out + err
 
 

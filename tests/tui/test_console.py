@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlmodel import col, select
-from textual.worker import WorkerCancelled
 
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, Operator, User
 from hwb_tui.tui.app import HwbApp
@@ -11,18 +10,7 @@ from hwb_tui.tui.screens.confirm import ConfirmModal
 from hwb_tui.tui.screens.main import MainScreen
 from hwb_tui.tui.widgets.user_table import UserTable
 from tests.tui.conftest import HOSTILE, Seed
-
-SIZE = (80, 24)
-
-
-async def settle(app: HwbApp, pilot: object) -> None:
-    """Let every worker finish and its results paint."""
-    for _ in range(3):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass  # a search superseded by a newer one: that is the point
-        await pilot.pause()  # type: ignore[attr-defined]
+from tests.tui.console import SIZE, settle
 
 
 def table(app: HwbApp) -> UserTable:

@@ -10,23 +10,18 @@ from sqlmodel import col, select
 from textual.widgets import DataTable, Input
 
 from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
-from hwb_tui.tui.screens.provision_file import ProvisionFileModal
 from hwb_tui.tui.screens.provisioning import RunReport
-from tests.builders import learner_upn
+from tests.builders import learner_upn, sims_learners
 from tests.tui.conftest import HOME, NOW, OTHER, Seed
-from tests.tui.test_console import SIZE, settle
+from tests.tui.console import SIZE, open_export_dialog, preview, settle
 
 
 def write_export(path: Path, dfes: str) -> Path:
     """A small SIMS learners export for `dfes`: three learners, valid UPNs."""
-    lines = ["UPN,Legal Surname,Legal Forename,Admission Number,Date of Admission,"
-             "Date of Leaving,Year,Reg"]
-    for serial, (surname, forename) in enumerate(
-            [("Gruffydd", "Elin"), ("Glyndŵr", "Owain"), ("ap Siôn", "Llinos")], start=101):
-        lines.append(f"{learner_upn(dfes, serial)},{surname},{forename},{serial},"
-                     f"01/09/2021,,8,8G")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return sims_learners(path, (
+        f"{learner_upn(dfes, serial)},{surname},{forename},{serial},01/09/2021,,8,8G"
+        for serial, (surname, forename) in enumerate(
+            [("Gruffydd", "Elin"), ("Glyndŵr", "Owain"), ("ap Siôn", "Llinos")], start=101)))
 
 
 def add_run(seed: Seed, school: str, days_ago: int, outcome: str = "applied",
@@ -91,20 +86,10 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
     export = write_export(tmp_path / "6612001-learners.csv", HOME)
     app = seed.app("admin", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        assert isinstance(modal, ProvisionFileModal)
-        modal.query_one("#prov-files", Input).value = str(export)
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
-        apply = modal.query_one("#prov-apply")
-        assert not apply.disabled
-        summary = str(modal.query_one("#prov-summary").render())
-        assert "planned" in summary and "nothing has changed yet" in summary
+        modal = await open_export_dialog(app, pilot)
+        previewed = await preview(app, pilot, modal, export)
+        assert not modal.query_one("#prov-apply").disabled
+        assert "planned" in previewed and "nothing has changed yet" in previewed
         with seed.store.read() as s:  # a dry run changes nothing and is not recorded
             assert s.exec(select(ProvisioningRun)).first() is None
         await pilot.click("#prov-apply")
@@ -128,17 +113,8 @@ async def test_a_champion_cannot_provision_another_school(seed: Seed, tmp_path: 
     export = write_export(tmp_path / "6612002-learners.csv", OTHER)
     app = seed.app("champ", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        modal.query_one("#prov-school", Input).value = ""
-        modal.query_one("#prov-files", Input).value = str(export)
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
-        assert "6612002" in str(modal.query_one("#prov-summary").render())
+        modal = await open_export_dialog(app, pilot)
+        assert "6612002" in await preview(app, pilot, modal, export, school="")
         assert modal.query_one("#prov-apply").disabled
 
 
@@ -162,19 +138,10 @@ async def test_a_oneroster_set_reaching_another_school_is_refused_whole(
         before = len(s.exec(select(User)).all())
     app = seed.app("champ", inbox=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        modal = app.screen
-        modal.query_one("#prov-school", Input).value = ""
-        modal.query_one("#prov-files", Input).value = str(mixed)
-        await pilot.click("#prov-preview")
-        await settle(app, pilot)
-        assert OTHER in str(modal.query_one("#prov-summary").render())
+        modal = await open_export_dialog(app, pilot)
+        refused = await preview(app, pilot, modal, mixed, school="")
+        assert OTHER in refused
         assert modal.query_one("#prov-apply").disabled
-        refused = str(modal.query_one("#prov-summary").render())
         modal.query_one("#prov-files", Input).value = str(own)
         await pilot.click("#prov-preview")
         # The preview is a worker started by the button's message: wait for its summary (on a

@@ -6,21 +6,18 @@ import codecs
 import csv
 import io
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from hwb_tui.cli import main
-from hwb_tui.core import access, accounts, bulk
+from hwb_tui.core import accounts, bulk
 from hwb_tui.core.bulk import BulkAction, Outcome, Reason, Target
-from hwb_tui.core.db import Store, open_store
+from hwb_tui.core.db import Store
 from hwb_tui.core.errors import BadFile, OperatorDisabled
 from hwb_tui.core.models import ACTIVE, DEACTIVATED, AuditEvent, Operator, User
-from hwb_tui.i18n import set_language
 from hwb_tui.provisioning.userlists import parse_usernames
 from tests import builders as b
 from tests.safety.test_hostile_input import db_digest
@@ -32,10 +29,7 @@ Run = Callable[..., tuple[int, str, str]]
 def _seed(store: Store) -> dict[str, User]:
     made: dict[str, User] = {}
     with store.write() as s:
-        b.school(s, HOME)
-        b.school(s, AWAY, "Ysgol y Graig")
-        b.operator(s, "admin")
-        b.operator(s, "champion", role="digital-champion", schools=(HOME,))
+        b.two_schools(s, HOME, AWAY)
         b.operator(s, "other", role="digital-champion", schools=(HOME,))
         for key, user in {
             "gov1": b.user(s, "Gov", "Ann"),
@@ -147,30 +141,9 @@ def test_the_usernames_file(tmp_path: Path) -> None:
 # ---- the CLI ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'hwb.db'}"
-    monkeypatch.setenv("HWB_DATABASE_URL", url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    if os.getuid() != 0:
-        monkeypatch.setattr(access.os, "getuid", lambda: 0)
-    store = open_store(url)
-    yield store
-    store.dispose()
-    set_language("en")
-
-
-@pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     def _run(login: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("HWB_OPERATOR", login)
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        set_language("en")
-        return code, out, err
+        return b.run_cli(capsys, *args, login=login, monkeypatch=monkeypatch)
 
     return _run
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hwb_tui.cli import main
 from hwb_tui.commands import users as users_command
-from hwb_tui.core import access
 from hwb_tui.core.db import Store, open_store
 from hwb_tui.core.models import DEACTIVATED, ProvisioningRun, User
 from hwb_tui.i18n import set_language
@@ -31,11 +28,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'hwb.db'}"
-    monkeypatch.setenv("HWB_DATABASE_URL", url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    if os.getuid() != 0:
-        # HWB_OPERATOR is honoured for root only (core.access): act as root would in tests
-        monkeypatch.setattr(access.os, "getuid", lambda: 0)
+    b.cli_env(monkeypatch, url)
     yield url
     set_language("en")
 
@@ -46,15 +39,7 @@ def run(db_url: str, capsys: pytest.CaptureFixture[str],
     """Run `hwb-tui ARGS...` as `login`; returns (exit status, stdout, stderr)."""
 
     def _run(*args: str, login: str = "admin") -> tuple[int, str, str]:
-        monkeypatch.setenv("HWB_OPERATOR", login)
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        set_language("en")
-        return code, out, err
+        return b.run_cli(capsys, *args, login=login, monkeypatch=monkeypatch)
 
     return _run
 

@@ -10,22 +10,13 @@ from pathlib import Path
 import pytest
 
 from hwb_tui import crashlog
-from hwb_tui.cli import main
 from hwb_tui.core import directory
 from hwb_tui.core.db import Store
-from hwb_tui.i18n import set_language
 from tests import builders as b
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    set_language("en")
-    return code, out, err
+    return b.run_cli(capsys, *args)
 
 
 @pytest.fixture

@@ -5,20 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from hwb_tui.cli import main
 from hwb_tui.core import access, directory, leaving
-from hwb_tui.core.db import Store, open_store
+from hwb_tui.core.db import Store
 from hwb_tui.core.leaving import Ending, LeavingReason
 from hwb_tui.core.models import DEACTIVATED, User
-from hwb_tui.i18n import set_language
 from hwb_tui.provisioning import ProvisionOptions, provision
 from tests import builders as b
 from tests.provisioning.conftest import SIMS_LEARNERS, csv_bytes, learner_row
@@ -31,10 +27,7 @@ def _seed(store: Store) -> dict[str, int]:
     """One account for each way access ends (and some that do not end soon)."""
     ids: dict[str, int] = {}
     with store.write() as s:
-        b.school(s, HOME)
-        b.school(s, AWAY, "Ysgol y Graig")
-        b.operator(s, "admin")
-        b.operator(s, "champion", role="digital-champion", schools=(HOME,))
+        b.two_schools(s, HOME, AWAY)
 
         def add(key: str, surname: str, school: str = HOME, **kw: object) -> User:
             extra = {k: kw.pop(k) for k in ("leaving_date", "deferred_until") if k in kw}
@@ -155,30 +148,9 @@ def test_a_run_records_a_future_leaving_date_and_the_list_shows_it(store: Store,
 
 # ---- the CLI -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'hwb.db'}"
-    monkeypatch.setenv("HWB_DATABASE_URL", url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    if os.getuid() != 0:
-        monkeypatch.setattr(access.os, "getuid", lambda: 0)
-    store = open_store(url)
-    yield store
-    store.dispose()
-    set_language("en")
-
-
 def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], login: str,
          *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("HWB_OPERATOR", login)
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    set_language("en")
-    return code, out, err
+    return b.run_cli(capsys, *args, login=login, monkeypatch=monkeypatch)
 
 
 def _today_is(monkeypatch: pytest.MonkeyPatch, day: date) -> None:

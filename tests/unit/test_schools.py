@@ -4,7 +4,6 @@ or unregistered school refuses. Through the core on SQLite and PostgreSQL, and t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from hwb_tui.cli import main
-from hwb_tui.core import access, accounts, operators, schools
+from hwb_tui.core import accounts, operators, schools
 from hwb_tui.core.db import LATEST, Store, open_store
 from hwb_tui.core.errors import (
     InvalidDfES,
@@ -24,7 +22,6 @@ from hwb_tui.core.errors import (
     SchoolNotFound,
 )
 from hwb_tui.core.models import AuditEvent, School, User
-from hwb_tui.i18n import set_language
 from hwb_tui.provisioning import ProvisionOptions, provision
 from hwb_tui.provisioning.register import read_register
 from tests import builders as b
@@ -287,23 +284,12 @@ Run = Callable[..., tuple[int, str, str]]
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Iterator[tuple[Store, Run]]:
     url = f"sqlite:///{tmp_path / 'hwb.db'}"
-    monkeypatch.setenv("HWB_DATABASE_URL", url)
-    monkeypatch.delenv("HWB_LANG", raising=False)
-    if os.getuid() != 0:
-        monkeypatch.setattr(access.os, "getuid", lambda: 0)
+    b.cli_env(monkeypatch, url)
     store = open_store(url)
     seed(store)
 
     def run(login: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("HWB_OPERATOR", login)
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        set_language("en")
-        return code, out, err
+        return b.run_cli(capsys, *args, login=login, monkeypatch=monkeypatch)
 
     yield store, run
     store.dispose()
