@@ -51,12 +51,22 @@ from provisioning_bench import (  # noqa: E402  (its generator and its timed pro
     totals,
     write_export,
 )
+from sqlalchemy import func  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
+
+from hwb_tui import demo  # noqa: E402
+from hwb_tui.core import directory  # noqa: E402
+from hwb_tui.core.access import current_login, load_actor  # noqa: E402
+from hwb_tui.core.db import open_store  # noqa: E402
+from hwb_tui.core.models import School, User  # noqa: E402
+from hwb_tui.core.user_window import COUNT_CAP, PAGE, DirectorySource  # noqa: E402
 
 # The console's scripted searches (screen_bench's), typed a key at a time.
 TERMS = ["jones", "nguyen", "cwm", "sian", "mabli", "jones s", "a661", "llyw", "rhys",
          "williams", "pritch", "evans d"]
 ROWS_PER_SCHOOL = 400
 NATIONAL_SHARE = 0.6  # of the directory: the learners the national export carries
+NATIONAL_NAME = "School {dfes}"  # the export's schools (the demo's have place names)
 
 
 def keystrokes(offset: int) -> list[str]:
@@ -67,11 +77,6 @@ def keystrokes(offset: int) -> list[str]:
 
 def operator(url: str, offset: int, ready: Any, start: Any, stop: Any, out: Any) -> None:
     """One operator's console: a key, the page, the count, a pause; until told to stop."""
-    from hwb_tui.core import directory
-    from hwb_tui.core.access import current_login, load_actor
-    from hwb_tui.core.db import open_store
-    from hwb_tui.core.user_window import COUNT_CAP, PAGE, DirectorySource
-
     store = open_store(url)
     with store.read() as session:
         actor = load_actor(session, current_login())
@@ -144,13 +149,6 @@ def stats(samples: Sequence[float]) -> dict[str, float]:
 def national(url: str, users: int, work: Path
              ) -> tuple[Any, list[Path], dict[str, list[list[str]]]]:
     """The demo directory and the national export on it: built once, the export written anew."""
-    from sqlalchemy import func
-    from sqlmodel import select
-
-    from hwb_tui import demo
-    from hwb_tui.core.access import current_login
-    from hwb_tui.core.db import open_store
-    from hwb_tui.core.models import School, User
 
     schools = max(2, int(users * NATIONAL_SHARE) // ROWS_PER_SCHOOL)
     if demo.state(url) in ("missing", "empty"):
@@ -159,10 +157,13 @@ def national(url: str, users: int, work: Path
     store = open_store(url, busy_timeout=30)
     with store.read() as session:
         existing = set(session.exec(select(School.dfes)).all())
-    # schools of the export's own, after the demo's (their numbers are the generator's)
+        # the demo's schools have place names; the export's are this bench's "School <dfes>"
+        demo_schools = set(session.exec(select(School.dfes).where(
+            ~col(School.name).startswith(NATIONAL_NAME.format(dfes="")))).all())
+    # schools of the export's own, beside the demo's (their numbers are the generator's)
     rnd = random.Random(2026)
-    numbers = [d for d in school_numbers(schools + len(existing) + 1) if d not in existing]
-    numbers = numbers[:schools]
+    numbers = [d for d in school_numbers(schools + len(demo_schools) + 1)
+               if d not in demo_schools][:schools]
     rosters = {d: roster(d, ROWS_PER_SCHOOL, rnd) for d in numbers}
     files = []
     for i, (dfes, rows) in enumerate(rosters.items()):
@@ -176,7 +177,7 @@ def national(url: str, users: int, work: Path
         with store.write() as session:
             for dfes in numbers:
                 if dfes not in existing:
-                    session.add(School(dfes=dfes, name=f"School {dfes}",
+                    session.add(School(dfes=dfes, name=NATIONAL_NAME.format(dfes=dfes),
                                   name_cy=f"Ysgol {dfes}", la_number=int(dfes[:3])))
         seconds, _ = timed(store, files)
         print(f"national export of {schools * ROWS_PER_SCHOOL:,} learners first loaded in "

@@ -43,6 +43,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pyte  # noqa: E402  (the bench extra: the terminal emulator the screen is read through)
+from floor_app import usernames  # noqa: E402
+
+from hwb_tui.core import directory  # noqa: E402
+from hwb_tui.core.access import current_login, load_actor  # noqa: E402
+from hwb_tui.core.db import open_store  # noqa: E402
+from hwb_tui.core.names import USERNAME_DOMAIN  # noqa: E402
+from hwb_tui.core.user_window import COUNT_CAP, DirectorySource  # noqa: E402
+from hwb_tui.i18n import t  # noqa: E402
 
 COLS, LINES = 120, 34
 QUIET = 0.25  # seconds without a change that count as "settled" (subtracted: see module doc)
@@ -218,13 +226,6 @@ class Script:
 
 def console_script(url: str, terms: Sequence[str], pages: int) -> Script:
     """The console's expected screens, from the core's own search API (before the console runs)."""
-    from hwb_tui.core import directory
-    from hwb_tui.core.access import current_login, load_actor
-    from hwb_tui.core.db import open_store
-    from hwb_tui.core.names import USERNAME_DOMAIN
-    from hwb_tui.core.user_window import COUNT_CAP, DirectorySource
-    from hwb_tui.i18n import t
-
     suffix = "@" + USERNAME_DOMAIN
     store = open_store(url)
     with store.read() as session:
@@ -254,8 +255,6 @@ def console_script(url: str, terms: Sequence[str], pages: int) -> Script:
 
 
 def floor_script(terms: Sequence[str]) -> Script:
-    from floor_app import usernames
-
     script = Script(first=Expect(usernames("")), view=Expect(usernames("")))
     for term in terms:
         for i in range(1, len(term) + 1):
