@@ -37,9 +37,9 @@ from hwb_tui.core.models import (
     School,
     User,
 )
-from hwb_tui.core.names import MAX_TEXT, display_safe
+from hwb_tui.core.names import MAX_TEXT, WELSH_LA_NUMBERS, display_safe
 
-LA_NUMBERS = range(660, 682)  # Wales's 22 local authorities
+LA_NUMBERS = WELSH_LA_NUMBERS  # Wales's 22 local authorities (core.names: a UPN's too)
 # Wales's principal local authorities, English and Welsh names (shared/data/local-authorities.csv):
 # a register's "Local Authority" column may name one instead of giving its number.
 AUTHORITIES = (

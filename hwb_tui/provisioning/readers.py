@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from hwb_tui.core.dates import parse_date
-from hwb_tui.core.names import MAX_TEXT, UPN_LETTERS, display_safe, mark_hidden, upn_problem
+from hwb_tui.core.names import (
+    MAX_TEXT,
+    UPN_LETTERS,
+    WELSH_LA_NUMBERS,
+    display_safe,
+    mark_hidden,
+    upn_problem,
+)
 from hwb_tui.i18n import t
 from hwb_tui.provisioning.export_files import open_export
 from hwb_tui.provisioning.layouts import Profile, detect, header_key, profile_names, profiles
@@ -121,7 +128,7 @@ def _weighted(position: int, keys: list[str]) -> dict[str, int]:
 _CHUNKS = [f"{i:03d}" for i in range(1000)]
 # The mod-23 check as four dictionary lookups: a chunk that is not three ASCII digits (or an LA
 # number outside 660–681) is no key, so the lookups validate as they add up.
-_UPN_LA = _weighted(0, [str(la) for la in range(660, 682)])
+_UPN_LA = _weighted(0, [str(la) for la in WELSH_LA_NUMBERS])
 _UPN_REST = (_weighted(3, _CHUNKS), _weighted(6, _CHUNKS), _weighted(9, _CHUNKS))
 
 
