@@ -32,6 +32,7 @@ from hwb_tui.core import directory
 from hwb_tui.core.access import Actor
 from hwb_tui.core.db import Store
 from hwb_tui.core.directory import Query
+from hwb_tui.core.errors import HwbError
 from hwb_tui.core.models import DEACTIVATED, User
 from hwb_tui.core.user_window import (
     COUNT_CAP,
@@ -315,6 +316,14 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
                                  exit_on_error=False)
         self._reads[worker] = request
 
+    def _warm(self) -> None:
+        """In a thread: read ahead what the first search would wait for. A failure here is moot:
+        nothing waits on it, and the reads that do need the database report their own."""
+        try:
+            self.source.warm()
+        except HwbError:
+            pass
+
     def _read_worker(self, request: Request) -> object:
         """In a thread: read what `request` asks, touching nothing but the source."""
         wait = request.wait if isinstance(request, LoadPages) else 0.0
@@ -333,7 +342,7 @@ class UserTable(ScrollView, can_focus=True, inherit_bindings=False):
         if not self._warmed and isinstance(request, LoadPages):
             # the first rows are on screen: read now what the first search would wait for
             self._warmed = True
-            self.run_worker(self.source.warm, name="warm", group="user-table-warm", thread=True,
+            self.run_worker(self._warm, name="warm", group="user-table-warm", thread=True,
                             exit_on_error=False)
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             # a count changes the count and the scrollbar, never the rows
