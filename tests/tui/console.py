@@ -46,7 +46,17 @@ async def preview(app: HwbApp, pilot: Pilot[None], modal: ProvisionFileModal,
     """Name `files` (and the school, when given), press Preview: the summary."""
     if school is not None:
         modal.query_one("#prov-school", Input).value = school
-    modal.query_one("#prov-files", Input).value = str(files)
-    await pilot.click("#prov-preview")
+    await type_files_and_enter(pilot, modal, files)
     await settle(app, pilot)
     return summary(modal)
+
+
+async def type_files_and_enter(pilot: Pilot[None], modal: ProvisionFileModal,
+                               files: Path | str) -> None:
+    """The files named in their field and enter pressed there: Preview, as an operator at the
+    keyboard does it (a click aimed while the dialog is still laid out again can miss)."""
+    field = modal.query_one("#prov-files", Input)
+    field.value = str(files)
+    field.focus()
+    await pilot.pause()
+    await pilot.press("enter")

@@ -7,13 +7,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
 from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
 from hwb_tui.tui.screens.provisioning import RunReport
 from tests.builders import learner_upn, sims_learners
 from tests.tui.conftest import HOME, NOW, OTHER, Seed
-from tests.tui.console import SIZE, open_export_dialog, preview, settle
+from tests.tui.console import SIZE, open_export_dialog, preview, settle, type_files_and_enter
 
 
 def write_export(path: Path, dfes: str) -> Path:
@@ -142,15 +142,9 @@ async def test_a_oneroster_set_reaching_another_school_is_refused_whole(
         refused = await preview(app, pilot, modal, mixed, school="")
         assert OTHER in refused
         assert modal.query_one("#prov-apply").disabled
-        modal.query_one("#prov-files", Input).value = str(own)
-        await pilot.click("#prov-preview")
-        # The preview is a worker started by the button's message: wait for its summary (on a
-        # loaded machine it may not have started when the first settle looks).
-        for _ in range(100):
-            await settle(app, pilot)
-            summary = str(modal.query_one("#prov-summary").render())
-            if summary != refused and "planned" in summary:
-                break
+        await type_files_and_enter(pilot, modal, own)
+        await settle(app, pilot)
+        summary = str(modal.query_one("#prov-summary").render())
         assert HOME in summary and "planned" in summary, summary
         assert not modal.query_one("#prov-apply").disabled
     with seed.store.read() as s:
