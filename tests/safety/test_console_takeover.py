@@ -25,7 +25,7 @@ from hwb_tui.provisioning import ProvisionOptions, provision
 from hwb_tui.provisioning.apply import MOVE_OUT
 from hwb_tui.tui.app import HwbApp
 from tests import builders as b
-from tests.tui.console import SIZE, open_export_dialog, preview, settle, summary
+from tests.tui.console import SIZE, open_export_dialog, press_apply, preview, settle, summary
 
 MINE, THEIRS = "6612001", "6702005"
 LEARNERS = 40
@@ -79,7 +79,7 @@ async def _preview_and_apply(app: HwbApp, path: Path, school: str | None = None)
         modal = await open_export_dialog(app, pilot)
         previewed = await preview(app, pilot, modal, path, school)
         if not modal.query_one("#prov-apply").disabled:
-            await pilot.click("#prov-apply")
+            await press_apply(pilot, modal)
             await settle(app, pilot)
         return previewed + "\n" + summary(modal)
 

@@ -24,7 +24,7 @@ from hwb_tui.provisioning.export_files import (
 )
 from hwb_tui.tui.app import HwbApp
 from tests import builders as b
-from tests.tui.console import SIZE, open_export_dialog, preview, settle, summary
+from tests.tui.console import SIZE, open_export_dialog, press_apply, preview, settle, summary
 
 HOME = "6612001"
 
@@ -164,7 +164,7 @@ async def test_the_console_reads_a_file_named_in_the_inbox(store: Store, inbox: 
         assert str(inbox) in summary(modal)  # says where
         await preview(app, pilot, modal, f"{HOME}-learners.csv")
         assert not modal.query_one("#prov-apply").disabled
-        await pilot.click("#prov-apply")
+        await press_apply(pilot, modal)
         await settle(app, pilot)
     with store.read() as s:
         assert len(s.exec(select(User)).all()) == 1

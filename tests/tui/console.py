@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
 from textual.worker import WorkerCancelled
 
 from hwb_tui.tui.app import HwbApp
@@ -59,4 +59,11 @@ async def type_files_and_enter(pilot: Pilot[None], modal: ProvisionFileModal,
     field.value = str(files)
     field.focus()
     await pilot.pause()
+    await pilot.press("enter")
+
+
+async def press_apply(pilot: Pilot[None], modal: ProvisionFileModal) -> None:
+    """Apply, offered after a planned preview, has the focus: enter presses it."""
+    button = modal.query_one("#prov-apply", Button)
+    assert not button.disabled and button.has_focus
     await pilot.press("enter")

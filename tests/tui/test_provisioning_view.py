@@ -13,7 +13,14 @@ from hwb_tui.core.models import AuditEvent, ProvisioningRun, User
 from hwb_tui.tui.screens.provisioning import RunReport
 from tests.builders import learner_upn, sims_learners
 from tests.tui.conftest import HOME, NOW, OTHER, Seed
-from tests.tui.console import SIZE, open_export_dialog, preview, settle, type_files_and_enter
+from tests.tui.console import (
+    SIZE,
+    open_export_dialog,
+    press_apply,
+    preview,
+    settle,
+    type_files_and_enter,
+)
 
 
 def write_export(path: Path, dfes: str) -> Path:
@@ -92,7 +99,7 @@ async def test_preview_then_apply_a_file(seed: Seed, tmp_path: Path) -> None:
         assert "planned" in previewed and "nothing has changed yet" in previewed
         with seed.store.read() as s:  # a dry run changes nothing and is not recorded
             assert s.exec(select(ProvisioningRun)).first() is None
-        await pilot.click("#prov-apply")
+        await press_apply(pilot, modal)
         await settle(app, pilot)
         assert "applied" in str(modal.query_one("#prov-summary").render())
         await pilot.press("escape")
