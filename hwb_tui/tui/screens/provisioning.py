@@ -4,6 +4,7 @@ report on enter (a held run's names first, with Approve and Discard behind a con
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -114,7 +115,7 @@ class ProvisioningPane(Vertical):
         table.clear(columns=True)
         app: HwbApp = self.app  # type: ignore[assignment]
         now = app.now()
-        rows: list[list[Text]] = []
+        rows: list[tuple[str | None, list[Text]]] = []  # (row key, cells)
         for run in self.runs:
             when = _aware(run.started_at).strftime("%m-%d %H:%M")
             outcome = outcome_label(run.outcome, lang) + (" *" if run.dry_run else "")
@@ -124,23 +125,22 @@ class ProvisioningPane(Vertical):
                 outcome = f"⏸ {outcome} {len(held_leavers(run))}"
             counts = f"{run.created}/{run.updated}/{run.moved}/{run.deactivated}/{run.activated}"
             style = "bold" if run.school in self.stale else ""
-            rows.append([Text(when), Text(" " + run.school, style=style),
-                         Text(" " + short_format(run.format)),
-                         Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
-                         Text(" " + counts)])
+            rows.append((str(run.id), [
+                Text(when), Text(" " + run.school, style=style),
+                Text(" " + short_format(run.format)),
+                Text(" " + display_safe(outcome), style="bold reverse" if waiting else ""),
+                Text(" " + counts)]))
         if not self.runs:
-            rows.append([Text(t("tui.prov.none", lang))] + [Text("") for _ in range(4)])
+            rows.append((None, [Text(t("tui.prov.none", lang))] + [Text("") for _ in range(4)]))
         # Widths from the cells themselves: a DfES number or a time is never cut to fit (the
         # table scrolls sideways instead), whatever the terminal measured when it was filled.
         for index, key in enumerate(("when", "school", "format", "outcome", "counts")):
             # a space between columns; the first stands against the border
             label = Text((" " if index else "") + t(f"tui.prov.col.{key}", lang))
-            width = max([label.cell_len] + [cells[index].cell_len for cells in rows])
+            width = max([label.cell_len] + [cells[index].cell_len for _, cells in rows])
             table.add_column(label, key=key, width=width)
-        for cells, run in zip(rows, self.runs, strict=False):
-            table.add_row(*cells, key=str(run.id))
-        if not self.runs:
-            table.add_row(*rows[0])
+        for row_key, cells in rows:
+            table.add_row(*cells, key=row_key)
         if self.runs and row:
             table.move_cursor(row=min(row, len(self.runs) - 1))
 
@@ -313,15 +313,15 @@ def outcome_label(outcome: str, lang: str) -> str:
 _FORMAT_SHORT = {"sims-learners": ("SIMS", "L"), "sims-staff": ("SIMS", "S"),
                  "teacher-centre-learners": ("TC", "L"), "teacher-centre-staff": ("TC", "S"),
                  "oneroster": ("OneR", ""), "ctf": ("CTF", "")}
+_VERSION = re.compile(r"-\d+(\.\d+)*$")
 
 
 def short_format(fmt: str) -> str:
     """A run's format(s) in a few columns, to fit 80×24: sims-learners,sims-staff -> SIMS L+S."""
     families: dict[str, list[str]] = {}
     for part in display_safe(fmt).replace("+", ",").split(","):
-        name = part.strip()
-        family, who = _FORMAT_SHORT.get(name.split("-1.")[0] if name.startswith("oneroster")
-                                        else name, (name[:8], ""))
+        name = _VERSION.sub("", part.strip())  # oneroster-1.2 is oneroster
+        family, who = _FORMAT_SHORT.get(name, (name[:8], ""))
         if family:
             families.setdefault(family, [])
             if who:
