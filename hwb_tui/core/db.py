@@ -116,10 +116,10 @@ _AUDIT_TRIGGERS = {
 }
 
 
-# A username leaving its base (its row deleted: a reverted run; or its username replaced: a
-# purge's tombstone) frees its number: the base's free_from comes down to it (a number of more
-# than nine digits is none the product issues). 'jonesf12' is base 'jonesf', number 12;
-# 'jonesf' is number 1.
+# A username leaving its base frees its number: the base's free_from comes down to it. That is
+# a purge's tombstone replacing the username, or a row deleted (never by the product: a revert
+# deactivates; by hand perhaps). A number of more than nine digits is none the product issues.
+# 'jonesf12' is base 'jonesf', number 12; 'jonesf' is number 1.
 _SQLITE_FREED = (
     "BEGIN UPDATE usernamebase SET free_from = MIN(free_from, CASE "
     "WHEN rtrim(OLD.username_key, '0123456789') = OLD.username_key THEN 1 "
